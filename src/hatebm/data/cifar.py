@@ -1,0 +1,62 @@
+"""CIFAR-10 / CIFAR-100 (Krizhevsky 2009) in their standard python-pickle batches, 32×32 RGB."""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from hatebm.data.paths import check_split, find_dir, missing_error, search_dirs
+
+# dataset -> (folder inside the archive, files per split, label key, download address)
+LAYOUT = {
+    "cifar10": (
+        "cifar-10-batches-py",
+        {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)},
+        b"labels",
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    ),
+    "cifar100": (
+        "cifar-100-python",
+        {"train": ("train",), "test": ("test",)},
+        b"fine_labels",
+        "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+    ),
+}
+
+
+def _read_batch(path: Path, label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
+    # CIFAR is distributed only as pickles of plain numpy arrays and lists. Unpickling can run code, so only load
+    # files from the official archive; encoding="bytes" reads the Python 2 pickles.
+    try:
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="bytes")
+        data, labels = np.asarray(batch[b"data"]), np.asarray(batch[label_key])
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, AttributeError, ValueError) as err:
+        raise ValueError(f"{path}: not a CIFAR batch ({type(err).__name__}: {err}); extract the archive again") from err
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels.shape != (len(data),):
+        raise ValueError(
+            f"{path}: expected uint8 data [N, 3072] and N labels, got {data.dtype} {data.shape} and "
+            f"{labels.shape}; extract the archive again"
+        )
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels.astype(np.int64)
+
+
+def load(
+    name: str, split: str, root: str | Path | None, download: bool, labels: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Images uint8 [N, 32, 32, 3] of CIFAR `name` ("cifar10" or "cifar100") and, if `labels`, classes int64 [N]."""
+    check_split(name, split)
+    subdir, files, label_key, url = LAYOUT[name]
+    dirs = search_dirs(subdir, root)
+    folder = find_dir(dirs, files[split])
+    if folder is None:
+        why = "automatic download is not offered for CIFAR; " if download else ""
+        raise missing_error(
+            f"{name} ({split})", files[split], dirs,
+            f"{why}fetch {url}, extract it with `tar xzf` and pass root= the extracted {subdir} folder or its parent "
+            f"(or put it under $HATEBM_DATA)",
+        )
+    batches = [_read_batch(folder / f, label_key) for f in files[split]]
+    images = np.ascontiguousarray(np.concatenate([b[0] for b in batches]))
+    return images, (np.concatenate([b[1] for b in batches]) if labels else None)

@@ -1,0 +1,67 @@
+"""Image datasets by name: `load_images`, `load_labeled`, `dataset_names`."""
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from hatebm.data import cifar, fashion_mnist, folder, npz
+
+Loader = Callable[..., tuple[np.ndarray, np.ndarray | None]]
+
+# name -> load(split, root, download, labels, **options) -> (images uint8 NHWC, labels int64 [N] or None)
+LOADERS: dict[str, Loader] = {
+    "fashion_mnist": fashion_mnist.load,
+    "cifar10": functools.partial(cifar.load, "cifar10"),
+    "cifar100": functools.partial(cifar.load, "cifar100"),
+    "folder": folder.load,
+    "npz": npz.load,
+}
+ALIASES = {"fashion-mnist": "fashion_mnist", "cifar-10": "cifar10", "cifar-100": "cifar100"}
+
+
+def dataset_names() -> list[str]:
+    """Names accepted by `load_images` (aliases excluded)."""
+    return sorted(LOADERS)
+
+
+def _load(name: str, split: str, root: str | Path | None, download: bool, labels: bool, options: dict):
+    key = ALIASES.get(name, name)
+    if key not in LOADERS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(dataset_names())}")
+    loader = LOADERS[key]
+    try:
+        inspect.signature(loader).bind(split, root, download, labels, **options)
+    except TypeError:
+        allowed = list(inspect.signature(loader).parameters)[4:]
+        raise ValueError(
+            f"dataset {key!r} takes no option(s) {', '.join(sorted(options))}; its options: {', '.join(allowed) or 'none'}"
+        ) from None
+    return loader(split, root, download, labels, **options)
+
+
+def load_images(
+    name: str, split: str = "train", root: str | Path | None = None, download: bool = False, **options
+) -> np.ndarray:
+    """Images of dataset `name` as uint8 [N, H, W, C] (C = 1 or 3).
+
+    - "fashion_mnist": split "train"/"test"; searched in `root` if given (only there), else `$HATEBM_DATA/fashion-mnist`,
+      `cache_dir()/fashion-mnist`, `/usr/share/datasets/fashion-mnist`; `download=True` fetches missing files
+      (into `root`, else the cache folder).
+    - "cifar10" / "cifar100": split "train"/"test"; the python-pickle batches under `root` or `root/cifar-10-batches-py`
+      (`cifar-100-python`), else under `$HATEBM_DATA` or `cache_dir()`.
+    - "folder": every image under folder `root`; options `channels` (3 RGB, 1 grey) and `size` (resize all).
+    - "npz": the uint8 array `images` (or the only array) of .npz file `root`.
+    For "folder" and "npz", `split` and `download` do not apply.
+    """
+    return _load(name, split, root, download, False, options)[0]
+
+
+def load_labeled(
+    name: str, split: str = "train", root: str | Path | None = None, download: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 [N, H, W, C], class labels int64 [N]) for "fashion_mnist", "cifar10" or "cifar100"."""
+    return _load(name, split, root, download, True, {})

