@@ -83,7 +83,7 @@ def load(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
     ckpt = resolve(path)
     try:
         return load_file(str(ckpt / TENSORS)), json.loads((ckpt / STATE).read_text())
-    except (OSError, ValueError, json.JSONDecodeError) as err:
+    except Exception as err:  # safetensors raises its own error type for corrupt headers
         raise ValueError(f"checkpoint {ckpt} is unreadable ({err}); use an earlier one from its checkpoints/ folder") from None
 
 

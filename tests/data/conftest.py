@@ -1,8 +1,18 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from hatebm.data import fashion_mnist
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These tensors are small: extra threads only cost time on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -94,9 +94,9 @@ def test_unknown_split(isolated):
     [
         (b"\x00\x00\x08\x01" + struct.pack(">I", 7) + bytes(7), "magic 00000801"),  # a labels file as images
         (b"PK\x03\x04" + bytes(100), "not an IDX file"),
-        (idx_bytes(TRAIN)[:-5], "truncated"),
+        (idx_bytes(TRAIN)[:-5], r"5483 data bytes but its header's shape \(7, 28, 28\) needs 5488"),
         (idx_bytes(TRAIN)[:10], "truncated IDX header"),
-        (idx_bytes(TRAIN) + b"\x00", "more bytes"),
+        (idx_bytes(TRAIN) + b"\x00", "5489 data bytes but"),
     ],
 )
 def test_corrupt_idx_names_the_file(isolated, payload, message):
@@ -111,6 +111,10 @@ def test_truncated_or_not_gzip(isolated):
     root = write_fashion(isolated / "fm")
     path = root / "train-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match="train-images-idx3-ubyte.gz.*corrupt"):
+        load_images("fashion_mnist", root=root)
+    good = gzip.compress(idx_bytes(TRAIN))
+    path.write_bytes(good[:-8] + bytes(4) + good[-4:])  # wrong CRC
     with pytest.raises(ValueError, match="train-images-idx3-ubyte.gz.*corrupt"):
         load_images("fashion_mnist", root=root)
     path.write_bytes(idx_bytes(TRAIN))  # not gzipped
@@ -135,7 +139,7 @@ def server(isolated):
     """An http server on 127.0.0.1 serving the tiny Fashion-MNIST files; yields (base URL, their MD5s)."""
     served = write_fashion(isolated / "served")
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(served)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     md5 = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in served.iterdir()}
     yield f"http://127.0.0.1:{httpd.server_address[1]}/", md5

@@ -12,7 +12,7 @@ CHUNK = 1 << 20
 
 
 def fetch(url: str, dest: Path, md5: str, timeout: float = 60.0) -> Path:
-    """Download `url` to `dest` unless the MD5 of the bytes differs from `md5` (then ValueError, nothing left behind)."""
+    """Download `url` to `dest`, checking the MD5 of the bytes against `md5` (mismatch: ValueError, nothing left)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     try:

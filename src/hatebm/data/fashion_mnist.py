@@ -30,7 +30,9 @@ MD5 = {
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
-def download_fashion_mnist(dest: str | Path | None = None, base_url: str | None = None, splits: tuple[str, ...] = ("train", "test")) -> Path:
+def download_fashion_mnist(
+    dest: str | Path | None = None, base_url: str | None = None, splits: tuple[str, ...] = ("train", "test")
+) -> Path:
     """Fetch the files of `splits` into `dest` (default `cache_dir()/fashion-mnist`), skipping files already there.
 
     The address is `base_url`, else `$HATEBM_FASHION_MNIST_URL`, else `BASE_URL`; each file's MD5 is verified.
@@ -59,7 +61,8 @@ def load(
     if folder is None:
         raise missing_error(
             f"Fashion-MNIST ({split})", needed, dirs,
-            "run `make data`; or `apt-get download dataset-fashion-mnist && dpkg-deb -x dataset-fashion-mnist_*.deb DIR` "
+            "run `make data`; or `apt-get download dataset-fashion-mnist && "
+            "dpkg-deb -x dataset-fashion-mnist_*.deb DIR` "
             "and set HATEBM_DATA=DIR/usr/share/datasets (or pass root=DIR/usr/share/datasets/fashion-mnist); "
             f"or pass root= a folder holding the .gz files; or pass download=True to fetch them from {BASE_URL}",
         )
@@ -68,5 +71,7 @@ def load(
         return images, None
     classes = read_idx(folder / labels_file, ndim=1).astype(np.int64)
     if len(classes) != len(images):
-        raise ValueError(f"{folder}: {len(images)} images but {len(classes)} labels in {labels_file}; fetch the files again")
+        raise ValueError(
+            f"{folder}: {len(images)} images but {len(classes)} labels in {labels_file}; fetch the files again"
+        )
     return images, classes

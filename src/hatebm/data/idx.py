@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
@@ -22,16 +23,12 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
             if len(header) != 4 * ndim:
                 raise ValueError(f"{path}: truncated IDX header; fetch the file again")
             shape = tuple(int(s) for s in np.frombuffer(header, dtype=">u4"))
-            data = np.empty(shape, dtype=np.uint8)
-            buf, got = memoryview(data).cast("B"), 0
-            while got < data.nbytes and (n := f.readinto(buf[got:])):
-                got += n
-            if got != data.nbytes:
-                raise ValueError(f"{path}: truncated, {got} of {data.nbytes} data bytes for shape {shape}; fetch it again")
-            if f.read(1):
-                raise ValueError(f"{path}: more bytes than its header's shape {shape} allows; fetch it again")
-    except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
-        if isinstance(err, FileNotFoundError):
-            raise
+            body = f.read()
+    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
         raise ValueError(f"{path}: unreadable gzip data ({err}); the file is corrupt, fetch it again") from err
-    return data
+    if len(body) != math.prod(shape):
+        raise ValueError(
+            f"{path}: {len(body)} data bytes but its header's shape {shape} needs {math.prod(shape)}; "
+            "the file is truncated or corrupt, fetch it again"
+        )
+    return np.frombuffer(bytearray(body), dtype=np.uint8).reshape(shape)  # bytearray: a writable array

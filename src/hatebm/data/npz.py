@@ -21,12 +21,14 @@ def to_nhwc(array: np.ndarray, where: str) -> np.ndarray:
         if second and not last:
             return np.ascontiguousarray(array.transpose(0, 2, 3, 1))
         if last and second:
-            raise ValueError(f"{where}: shape {array.shape} is ambiguous between N×H×W×C and N×C×H×W; store N×H×W×C")
+            raise ValueError(
+                f"{where}: shape {array.shape} is ambiguous between N×H×W×C and N×C×H×W; store N×H×W×C"
+            )
     raise ValueError(f"{where}: images must be N×H×W, N×H×W×C or N×C×H×W with C in {{1, 3}}, got shape {array.shape}")
 
 
 def load(split: str, root: str | Path | None, download: bool, labels: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """Images uint8 [N, H, W, C] from the .npz file `root`. `split` and `download` do not apply: `root` names the data."""
+    """Images uint8 [N, H, W, C] from the .npz file `root`; `split` and `download` do not apply."""
     if root is None:
         raise ValueError("npz: pass root= the .npz file")
     if labels:

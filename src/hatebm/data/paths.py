@@ -39,4 +39,6 @@ def check_split(dataset: str, split: str) -> None:
 def missing_error(dataset: str, files: Iterable[str], dirs: Iterable[Path], howto: str) -> FileNotFoundError:
     """One error naming the files needed, every folder looked in, and how to provide the data."""
     looked = ", ".join(str(d) for d in dirs)
-    return FileNotFoundError(f"{dataset} not found: need {', '.join(files)}; looked in: {looked}. To provide it: {howto}")
+    return FileNotFoundError(
+        f"{dataset} not found: need {', '.join(files)}; looked in: {looked}. To provide it: {howto}"
+    )

@@ -28,7 +28,9 @@ def dataset_names() -> list[str]:
     return sorted(LOADERS)
 
 
-def _load(name: str, split: str, root: str | Path | None, download: bool, labels: bool, options: dict):
+def _load(
+    name: str, split: str, root: str | Path | None, download: bool, labels: bool, options: dict
+) -> tuple[np.ndarray, np.ndarray | None]:
     key = ALIASES.get(name, name)
     if key not in LOADERS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(dataset_names())}")
@@ -38,7 +40,8 @@ def _load(name: str, split: str, root: str | Path | None, download: bool, labels
     except TypeError:
         allowed = list(inspect.signature(loader).parameters)[4:]
         raise ValueError(
-            f"dataset {key!r} takes no option(s) {', '.join(sorted(options))}; its options: {', '.join(allowed) or 'none'}"
+            f"dataset {key!r} takes no option(s) {', '.join(sorted(set(options) - set(allowed)))}; "
+            f"its options: {', '.join(allowed) or 'none'}"
         ) from None
     return loader(split, root, download, labels, **options)
 
@@ -48,9 +51,9 @@ def load_images(
 ) -> np.ndarray:
     """Images of dataset `name` as uint8 [N, H, W, C] (C = 1 or 3).
 
-    - "fashion_mnist": split "train"/"test"; searched in `root` if given (only there), else `$HATEBM_DATA/fashion-mnist`,
-      `cache_dir()/fashion-mnist`, `/usr/share/datasets/fashion-mnist`; `download=True` fetches missing files
-      (into `root`, else the cache folder).
+    - "fashion_mnist": split "train"/"test"; searched in `root` if given (only there), else
+      `$HATEBM_DATA/fashion-mnist`, `cache_dir()/fashion-mnist`, `/usr/share/datasets/fashion-mnist`;
+      `download=True` fetches missing files (into `root`, else the cache folder).
     - "cifar10" / "cifar100": split "train"/"test"; the python-pickle batches under `root` or `root/cifar-10-batches-py`
       (`cifar-100-python`), else under `$HATEBM_DATA` or `cache_dir()`.
     - "folder": every image under folder `root`; options `channels` (3 RGB, 1 grey) and `size` (resize all).

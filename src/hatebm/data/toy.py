@@ -53,7 +53,8 @@ class Rings(ToyDistribution):
     def _antiderivative(self, r: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
         """G(r) with G' = r e^{−(r−R)²/2s²}."""
         s, u = self.std, (r - radius) / self.std
-        return -(s**2) * torch.exp(-0.5 * u**2) + radius * s * math.sqrt(math.pi / 2) * torch.special.erf(u / math.sqrt(2))
+        gauss = radius * s * math.sqrt(math.pi / 2) * torch.special.erf(u / math.sqrt(2))
+        return gauss - s**2 * torch.exp(-0.5 * u**2)
 
     def log_norm(self) -> torch.Tensor:
         """log Z_k for each ring [K]."""

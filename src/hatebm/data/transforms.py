@@ -15,7 +15,9 @@ def _centre(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return x[..., top : top + h, left : left + w]
 
 
-def to_model(images: np.ndarray, size: int | None = None, mode: str = "pad", channels: int | None = None) -> torch.Tensor:
+def to_model(
+    images: np.ndarray, size: int | None = None, mode: str = "pad", channels: int | None = None
+) -> torch.Tensor:
     """float32 [N, C, size, size] in [-1, 1] from uint8 images [N, H, W, C].
 
     mode "pad" centres each image on a size×size canvas filled with −1 (uint8 0; Fashion-MNIST 28 -> 32),
@@ -23,7 +25,8 @@ def to_model(images: np.ndarray, size: int | None = None, mode: str = "pad", cha
     antialias=True, clamped to [-1, 1] (aspect ratio not kept). `channels` converts 1 -> 3 by repetition and
     3 -> 1 by ITU-R 601-2 luminance.
     """
-    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] not in (1, 3):
+    ok = isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.ndim == 4 and images.shape[3] in (1, 3)
+    if not ok:
         shape = getattr(images, "shape", None)
         raise ValueError(f"to_model expects a uint8 numpy array [N, H, W, C] with C in {{1, 3}}, got "
                          f"{type(images).__name__} {getattr(images, 'dtype', '')} {shape}")

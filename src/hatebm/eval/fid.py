@@ -102,11 +102,19 @@ def feature_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return f.mean(axis=0), np.cov(f, rowvar=False)
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6) -> float:
+def frechet_distance(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6,
+    features1: np.ndarray | None = None,
+) -> float:
     """Fréchet distance of N(mu1, sigma1) and N(mu2, sigma2): ||mu1 − mu2||² + Tr(S1 + S2 − 2 (S1 S2)^½).
 
-    As in the reference FID code: if the product's square root is not finite, eps·I is added to both
-    covariances; an imaginary part on its diagonal above 1e-3 is an error, below it is dropped.
+    As in the reference FID code, (S1 S2)^½ comes from `scipy.linalg.sqrtm`; if it is not finite, eps·I is added to
+    both covariances; an imaginary part on its diagonal above 1e-3 is an error, below it is dropped.
+    With `features1` ([N, D], the features behind mu1 and sigma1) and N ≤ D, the trace is computed exactly in
+    N dimensions instead: with A the centred features, S1 = AᵀA/(N−1) and the nonzero eigenvalues of S1 S2 are
+    those of the symmetric PSD matrix A S2 Aᵀ/(N−1), so Tr (S1 S2)^½ = Σ √λ. This is the same number, obtained
+    in well under a second where a 2048×2048 `sqrtm` takes tens of seconds on a CPU (and is ill-conditioned
+    then, S1 being singular).
     """
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
@@ -114,18 +122,24 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     if mu1.shape != (d,) or mu2.shape != (d,) or sigma1.shape != (d, d) or sigma2.shape != (d, d):
         raise ValueError(f"mismatched statistics: mu {mu1.shape} / {mu2.shape}, sigma {sigma1.shape} / {sigma2.shape}; "
                          "both sides must come from the same feature network")
-    covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
-    if not np.isfinite(covmean).all():
-        offset = eps * np.eye(d)
-        covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
-    if np.iscomplexobj(covmean):
-        imaginary = np.abs(np.diagonal(covmean).imag).max()
-        if imaginary > 1e-3:
-            raise ValueError(f"the square root of the covariance product has an imaginary diagonal part of {imaginary:.3g}: "
-                             "the statistics are numerically unsound; use more images")
-        covmean = covmean.real
     diff = mu1 - mu2
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+    if features1 is not None and len(features1) <= d:
+        centred = _features_2d(features1, "features1") - mu1
+        eigenvalues = np.linalg.eigvalsh(centred @ sigma2 @ centred.T / (len(centred) - 1))
+        tr_covmean = np.sqrt(eigenvalues.clip(min=0)).sum()
+    else:
+        covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
+        if not np.isfinite(covmean).all():
+            offset = eps * np.eye(d)
+            covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+        if np.iscomplexobj(covmean):
+            imaginary = np.abs(np.diagonal(covmean).imag).max()
+            if imaginary > 1e-3:
+                raise ValueError(f"the square root of the covariance product has an imaginary diagonal part of "
+                                 f"{imaginary:.3g}: the statistics are numerically unsound; use more images")
+            covmean = covmean.real
+        tr_covmean = np.trace(covmean)
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * tr_covmean)
 
 
 def kid(
@@ -279,7 +293,7 @@ def compute_metrics(
         raise ValueError(f"samples are {samples.shape[1]}×{samples.shape[2]} but the reference images are "
                          f"{shape[0]}×{shape[1]}: compare at one resolution (make the reference with size={samples.shape[1]})")
     features = inception_features(samples, batch_size, weights, progress, ref.protocol["resize"], device)
-    fid = frechet_distance(*feature_stats(features), ref.mu, ref.sigma)
+    fid = frechet_distance(*feature_stats(features), ref.mu, ref.sigma, features1=features)
     kid_mean, kid_std = kid(features, ref.features, kid_subsets, kid_subset_size)
     protocol = {
         "reference": {**ref.protocol, "name": ref.path.stem if ref.path else "in-memory"},
