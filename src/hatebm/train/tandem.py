@@ -37,6 +37,8 @@ class Tandem:
         self.stream = DataStream(self.data, cfg.batch_size, cfg.seed, env.rank, env.world)
         self.hat = build_hat(cfg.model).to(env.device)
         self.gen = build_generator(cfg.model).to(env.device)
+        if cfg.channels_last and cfg.model.arch == "sngan":
+            self.hat, self.gen = (m.to(memory_format=torch.channels_last) for m in (self.hat, self.gen))
         self.ebm = HatEBM(self.hat, self.gen, latent_shape(cfg.model), cfg.temperature)
         self.hat_train, self.gen_train = self._wrap(self.hat), self._wrap(self.gen)
         self.opt_hat = torch.optim.Adam(self.hat.parameters(), lr=cfg.lr_hat, betas=tuple(cfg.betas))

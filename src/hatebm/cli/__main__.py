@@ -1,0 +1,5 @@
+import sys
+
+from hatebm.cli import main
+
+sys.exit(main())
