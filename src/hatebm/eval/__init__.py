@@ -1,3 +1,3 @@
-"""Evaluation: FID/KID (`hatebm.eval.fid`, network in `hatebm.eval.inception`) and figures.
+"""Evaluation: FID and KID (`hatebm.eval.fid`, network and preprocessing in `hatebm.eval.inception`) and more.
 
 Submodules are imported on use, so `import hatebm.eval` stays light."""

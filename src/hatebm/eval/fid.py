@@ -167,7 +167,7 @@ def kid(
     return float(mmd.mean()), float(mmd.std())
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class ReferenceStats:
     """Statistics of reference images: mean and covariance (FID), the features themselves (KID) and the protocol."""
 
@@ -216,14 +216,16 @@ def reference_name(protocol: dict[str, Any]) -> str:
     """Cache file stem: readable dataset, split, selection, shape and resize, then a hash of the whole protocol
     (so a change in any choice, weights or data gives a new name)."""
     p = protocol
-    pick = "all" if p["subset"] == "all" else f"first{p['n']}" if p["subset"] == "first" else f"random{p['n']}-seed{p['seed']}"
+    pick = {"all": "all", "first": f"first{p['n']}"}.get(p["subset"], f"random{p['n']}-seed{p['seed']}")
     shape = "x".join(str(s) for s in p["image_shape"])
     digest = hashlib.sha256(json.dumps(p, sort_keys=True).encode()).hexdigest()[:12]
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{p['dataset']}_{p['split']}").strip("-")
     return f"{slug}_{pick}_{shape}_{p['resize']}_{digest}"
 
 
-def select_images(images: np.ndarray, n: int | None, subset: str = "random", seed: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
+def select_images(
+    images: np.ndarray, n: int | None, subset: str = "random", seed: int = 0
+) -> tuple[np.ndarray, dict[str, Any]]:
     """The n images to use (all when n is None or the whole set) and the rule as protocol entries:
     "random" = a seeded subset without replacement (kept in dataset order), "first" = the first n."""
     if subset not in SUBSET_RULES:
@@ -234,9 +236,9 @@ def select_images(images: np.ndarray, n: int | None, subset: str = "random", see
     if not 2 <= n <= total:
         raise ValueError(f"n must be between 2 and the {total} images available, got {n}")
     if subset == "first":
-        return images[:n], {"n": n, "subset": "first", "seed": None, "n_split": total}
+        return images[:n], {"n": int(n), "subset": "first", "seed": None, "n_split": total}
     index = np.sort(np.random.default_rng(seed).choice(total, n, replace=False))
-    return images[index], {"n": n, "subset": "random", "seed": seed, "n_split": total}
+    return images[index], {"n": int(n), "subset": "random", "seed": int(seed), "n_split": total}
 
 
 def reference_stats(
@@ -250,7 +252,8 @@ def reference_stats(
 
     `n` images are picked by `subset` ("random" with `seed`, or "first"); with `size` they are brought to
     size×size exactly as training data is (`hatebm.data.to_model` with mode `fit`: "pad", "crop" or "resize")
-    and back to uint8, so they match samples of a model trained at that size. The cache name and the stored
+    and back to uint8, so they match samples of a model trained at that size (a size equal to the images' own
+    counts as no size). The cache name and the stored
     protocol record dataset, split, n, rule, seed, image shape, fit, resize, weights sha256 and data sha256.
     """
     if fit not in FIT_MODES:
@@ -258,6 +261,8 @@ def reference_stats(
     if resize not in inception.RESIZE_MODES:
         raise ValueError(f"unknown resize mode {resize!r}: use one of {', '.join(inception.RESIZE_MODES)}")
     images, picked = select_images(data.load_images(dataset, split, root), n, subset, seed)
+    if size is not None and images.shape[1:3] == (size, size):
+        size = None  # already that size: one protocol (and cache entry) for "native"
     if size is not None:
         images = data.to_uint8(data.to_model(images, size, fit))
     protocol = {
@@ -289,12 +294,14 @@ def compute_metrics(
         raise ValueError(f"samples: need at least 2 images for FID and KID, got {len(samples)}")
     sha = inception.weights_sha256(weights)
     if sha != ref.protocol["weights_sha256"]:
-        raise ValueError(f"the reference was computed with Inception weights sha256 {ref.protocol['weights_sha256'][:12]}…, "
-                         f"these weights are {sha[:12]}…: pass the same weights file or recompute the reference")
+        raise ValueError(f"the reference was computed with Inception weights sha256 "
+                         f"{ref.protocol['weights_sha256'][:12]}…, these weights are {sha[:12]}…: pass the same "
+                         "weights file or recompute the reference")
     shape = ref.protocol.get("image_shape")
     if shape is not None and list(samples.shape[1:3]) != list(shape[:2]):
         raise ValueError(f"samples are {samples.shape[1]}×{samples.shape[2]} but the reference images are "
-                         f"{shape[0]}×{shape[1]}: compare at one resolution (make the reference with size={samples.shape[1]})")
+                         f"{shape[0]}×{shape[1]}: compare at one resolution (make the reference with "
+                         f"size={samples.shape[1]})")
     features = inception_features(samples, batch_size, weights, progress, ref.protocol["resize"], device)
     fid = frechet_distance(*feature_stats(features), ref.mu, ref.sigma, features1=features)
     kid_mean, kid_std = kid(features, ref.features, kid_subsets, kid_subset_size)
@@ -331,9 +338,12 @@ def write_metrics(path: str | os.PathLike, metrics: dict[str, Any], key: str | N
 def load_samples(path: str | os.PathLike) -> np.ndarray:
     """uint8 N×H×W×C samples from an .npz (array `images`) or a folder of image files (PNG, ...)."""
     path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no samples at {path}: pass an .npz holding uint8 images (array `images`) or a "
+                                "folder of PNG images")
     if path.suffix == ".safetensors" or (path.is_dir() and any(path.rglob("*.safetensors"))):
-        raise ValueError(f"{path} is a checkpoint: sampling from checkpoints is not supported by `hatebm fid calc` yet; "
-                         "write samples to an .npz with `hatebm sample` and pass that file")
+        raise ValueError(f"{path} is a checkpoint: sampling from checkpoints is not supported by `hatebm fid calc` "
+                         "yet; write samples to an .npz with `hatebm sample` and pass that file")
     if path.is_dir():
         return data.load_images("folder", root=path)
     return data.load_images("npz", root=path)

@@ -84,7 +84,9 @@ def _load(path: str, mtime_ns: int, device: str) -> torch.jit.ScriptModule:
     return net.eval()
 
 
-def load_inception(weights: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> torch.jit.ScriptModule:
+def load_inception(
+    weights: str | os.PathLike | None = None, device: str | torch.device = "cpu"
+) -> torch.jit.ScriptModule:
     """The pool3 network (cached): float32 [N, 3, 299, 299] in [-1, 0.9921875] → [N, 2048]."""
     path = weights_path(weights).resolve()
     return _load(str(path), path.stat().st_mtime_ns, str(torch.device(device)))

@@ -16,7 +16,12 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from torch import Tensor
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from hatebm import checkpoint as ckpt
+from hatebm.config import PretrainConfig, TrainConfig, to_dict
+from hatebm.train.outputs import write_config
 
 
 class DivergenceError(RuntimeError):
@@ -102,11 +107,16 @@ def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-def check_finite_gap(step: int, gap: float, limit: float, values: dict[str, float]) -> None:
-    """Stop a run whose energy gap or losses are non-finite or beyond ``limit`` (DivergenceError)."""
+def check_finite(step: int, values: dict[str, float]) -> None:
+    """Stop a run whose logged values turned non-finite (DivergenceError)."""
     bad = {k: v for k, v in values.items() if not math.isfinite(v)}
     if bad:
         raise DivergenceError(f"training diverged at step {step}: non-finite {bad}")
+
+
+def check_finite_gap(step: int, gap: float, limit: float, values: dict[str, float]) -> None:
+    """Stop a run whose energy gap or losses are non-finite or beyond ``limit`` (DivergenceError)."""
+    check_finite(step, values)
     if abs(gap) > limit:
         raise DivergenceError(
             f"training diverged at step {step}: |mean H(X+) - mean H(X-)| = {abs(gap):.3g} exceeds diverge_gap={limit:g}."
@@ -137,3 +147,128 @@ class StatsLog:
             return
         keep = [line for line in self.path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
         self.path.write_text("".join(line + "\n" for line in keep))
+
+
+def autocast(env: Dist, amp: bool) -> Any:
+    """bf16 autocast for network passes on GPU when ``amp`` is on; a no-op elsewhere."""
+    return torch.autocast(env.device.type, dtype=torch.bfloat16, enabled=amp and env.device.type == "cuda")
+
+
+def wrap_ddp(net: nn.Module, env: Dist) -> nn.Module:
+    """The module to train with: ``net`` itself, or its DistributedDataParallel wrapper under torchrun."""
+    if env.world == 1:
+        return net
+    ids = [env.device.index] if env.device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(net, device_ids=ids)
+
+
+def hat_update(hat: nn.Module, opt: torch.optim.Optimizer, x_pos: Tensor, x_neg: Tensor, cfg: TrainConfig,
+               env: Dist) -> dict[str, float]:
+    """One Adam step on eq 8: minimise mean H(X+) - mean H(X-) (divided by T, or plus ``energy_reg`` times the mean
+    squared energy). One pass over [X+; X-]: H is batch-independent. Returns the logged energies."""
+    with autocast(env, cfg.amp):
+        energies = hat(torch.cat([x_pos, x_neg])).float().reshape(-1)
+    e_pos, e_neg = energies[: len(x_pos)], energies[len(x_pos):]
+    gap = e_pos.mean() - e_neg.mean()
+    loss = gap / cfg.temperature if cfg.energy_reg == 0 else gap + cfg.energy_reg * (energies**2).mean()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.hat_grad_clip is not None:
+        nn.utils.clip_grad_norm_(hat.parameters(), cfg.hat_grad_clip)
+    opt.step()
+    return {"energy_diff": gap.item(), "energy_pos": e_pos.mean().item(), "energy_neg": e_neg.mean().item()}
+
+
+class TrainingRun:
+    """State of a run driven by :func:`run_training`. Subclasses build ``nets`` and ``opts`` (name -> module /
+    optimiser; weights are saved under ``<name>.``, optimiser states under ``optim.<name>.``) and the data ``stream``,
+    and implement :meth:`train_step`, :meth:`figures` and :meth:`final`."""
+
+    kind: str
+    show: tuple[str, ...] = ()  # logged values shown on the progress bar
+    cfg: TrainConfig | PretrainConfig
+    info: Any
+    stream: DataStream
+    nets: dict[str, nn.Module]
+    opts: dict[str, torch.optim.Optimizer]
+    step: int = 0
+
+    def train_step(self) -> dict[str, float]:
+        raise NotImplementedError
+
+    def check(self, values: dict[str, float]) -> None:
+        """Raise DivergenceError when the step's values show the run diverged."""
+        check_finite(self.step, values)
+
+    def figures(self, folder: Path) -> None:
+        """Write the periodic figures of step ``self.step`` into ``folder``."""
+
+    def final(self, out: Path) -> None:
+        """Write the end-of-run samples into the run folder."""
+
+    def extra_state(self) -> dict[str, Any]:
+        """Plain values besides the common ones saved in state.json."""
+        return {}
+
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        tensors, groups = dict(rng_state()), {}
+        for name, net in self.nets.items():
+            tensors.update(ckpt.prefixed(name, net.state_dict()))
+        for name, opt in self.opts.items():
+            flat, groups[name] = ckpt.flatten_optimizer(opt)
+            tensors.update(ckpt.prefixed(f"optim.{name}", flat))
+        state = {"kind": self.kind, "config": to_dict(self.cfg), "data_info": vars(self.info), "optim_groups": groups,
+                 "stream": self.stream.state(), **self.extra_state()}
+        return tensors, state
+
+    def load(self, tensors: dict[str, Tensor], state: dict[str, Any]) -> None:
+        for name, net in self.nets.items():
+            net.load_state_dict(ckpt.subdict(tensors, name))
+        for name, opt in self.opts.items():
+            ckpt.restore_optimizer(opt, ckpt.subdict(tensors, f"optim.{name}"), state["optim_groups"][name])
+        self.stream.load_state(state["stream"])
+        set_rng_state(tensors)
+        self.step = int(state["step"])
+
+
+def run_training(run: Any, cfg: TrainConfig | PretrainConfig, out: str | Path, env: Dist, resume: bool = False,
+                 progress: bool = True) -> Path:
+    """Drive ``run`` (a :class:`TrainingRun` or any object with the same methods) to ``cfg.iters`` steps in the run
+    folder ``out``: ``config.json``, ``stats.jsonl`` every ``log_every`` steps, figures under ``images/`` every
+    ``image_every``, atomic checkpoints every ``ckpt_every`` (and at the end), then ``run.final(out)``.
+
+    ``resume`` continues the newest checkpoint (refusing a config that differs in anything but ``iters``) and
+    reproduces the uninterrupted run exactly on CPU; a folder that already holds checkpoints is never overwritten.
+    Only rank 0 writes files.
+    """
+    out = Path(out)
+    log = StatsLog(out / "stats.jsonl" if env.main else None)
+    if resume:
+        tensors, state = ckpt.load(out)
+        saved = {k: v for k, v in state["config"].items() if k != "iters"}
+        now = {k: v for k, v in to_dict(cfg).items() if k != "iters"}
+        if saved != now:
+            raise ValueError(f"--resume with a different config than the run in {out}; only iters may change")
+        run.load(tensors, state)
+        log.truncate_after(run.step)
+    elif ckpt.list_checkpoints(out):
+        raise ValueError(f"{out} already holds checkpoints; pass --resume to continue it or choose a new --out")
+    if env.main:
+        write_config(out, cfg)
+    bar = tqdm(total=cfg.iters, initial=run.step, disable=not (progress and env.main), desc=run.kind, unit="it")
+    while run.step < cfg.iters:
+        values = run.train_step()
+        run.check(values)
+        bar.update(1)
+        last = run.step == cfg.iters
+        if env.main and (run.step % cfg.log_every == 0 or last):
+            bar.set_postfix({k: f"{values[k]:.3g}" for k in run.show})
+            log.write(run.step, values)
+        if env.main and (run.step % cfg.image_every == 0 or last):
+            run.figures(out / "images")
+        if env.main and (run.step % cfg.ckpt_every == 0 or last):
+            ckpt.save(out, run.step, *run.state(), keep=cfg.keep_ckpts)
+    bar.close()
+    if env.main and cfg.eval_samples:
+        run.final(out)
+    return out

@@ -14,21 +14,21 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from tqdm import tqdm
 
-from hatebm import checkpoint as ckpt
 from hatebm.bank import Bank
-from hatebm.config import TrainConfig, to_dict
+from hatebm.config import TrainConfig
 from hatebm.energy import HatEBM
 from hatebm.nets import build_generator, build_hat, latent_shape
-from hatebm.train.data import DataInfo, load_training_data
-from hatebm.train.loop import (DataStream, Dist, StatsLog, check_finite_gap, rng_state, set_lr, set_rng_state,
-                               setup, step_lr)
-from hatebm.train.outputs import write_config, write_figures, write_samples
+from hatebm.train.data import load_training_data
+from hatebm.train.loop import (DataStream, Dist, TrainingRun, autocast, check_finite_gap, run_training, set_lr,
+                               setup, step_lr, wrap_ddp)
+from hatebm.train.outputs import write_figures, write_samples
 
 
-class Tandem:
+class Tandem(TrainingRun):
     """State of a tandem run: networks, optimisers, bank, data stream and step."""
+
+    kind, show = "tandem", ("energy_diff", "gen_loss")
 
     def __init__(self, cfg: TrainConfig, env: Dist) -> None:
         self.cfg, self.env = cfg, env
@@ -46,17 +46,15 @@ class Tandem:
         with torch.no_grad():
             self.bank = Bank.from_generator(self.gen, cfg.bank_size // env.world, self.ebm.latent_shape,
                                             device=env.device)
+        self.nets = {"hat": self.hat, "generator": self.gen}
+        self.opts = {"hat": self.opt_hat, "generator": self.opt_gen}
         self.step = 0
 
     def _wrap(self, net: nn.Module) -> nn.Module:
-        if self.env.world == 1:
-            return net
-        ids = [self.env.device.index] if self.env.device.type == "cuda" else None
-        return nn.parallel.DistributedDataParallel(net, device_ids=ids)
+        return wrap_ddp(net, self.env)
 
     def _autocast(self) -> Any:
-        on = self.cfg.amp and self.env.device.type == "cuda"
-        return torch.autocast(self.env.device.type, dtype=torch.bfloat16, enabled=on)
+        return autocast(self.env, self.cfg.amp)
 
     def train_step(self) -> dict[str, float]:
         """One iteration of Fig 2; returns the values to log."""
@@ -92,27 +90,23 @@ class Tandem:
                 "gen_loss": gen_loss.item(), "y_norm": neg.y.flatten(1).norm(dim=1).mean().item(),
                 "drift_y": neg.drift_y, "lr_hat": self.opt_hat.param_groups[0]["lr"]}
 
-    # -- checkpoints ---------------------------------------------------------------------------------------------
+    def check(self, values: dict[str, float]) -> None:
+        check_finite_gap(self.step, values["energy_diff"], self.cfg.diverge_gap, values)
+
+    def figures(self, folder: Path) -> None:
+        write_figures(folder, self.step, self.ebm, self.cfg, self.info)
+
+    def final(self, out: Path) -> None:
+        write_samples(out, self.ebm, self.cfg, self.info, self.cfg.eval_samples)
+
+    # -- checkpoints: networks, optimisers, stream and RNG (TrainingRun) plus the bank ----------------------------
     def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
-        oh, gh = ckpt.flatten_optimizer(self.opt_hat)
-        og, gg = ckpt.flatten_optimizer(self.opt_gen)
-        tensors = {**ckpt.prefixed("hat", self.hat.state_dict()), **ckpt.prefixed("generator", self.gen.state_dict()),
-                   **ckpt.prefixed("optim.hat", oh), **ckpt.prefixed("optim.generator", og),
-                   "bank.x": self.bank.x, "bank.z": self.bank.z, **rng_state()}
-        state = {"kind": "tandem", "config": to_dict(self.cfg), "data_info": vars(self.info),
-                 "optim_groups": {"hat": gh, "generator": gg}, "stream": self.stream.state()}
-        return tensors, state
+        tensors, state = super().state()
+        return {**tensors, "bank.x": self.bank.x, "bank.z": self.bank.z}, state
 
     def load(self, tensors: dict[str, Tensor], state: dict[str, Any]) -> None:
-        self.hat.load_state_dict(ckpt.subdict(tensors, "hat"))
-        self.gen.load_state_dict(ckpt.subdict(tensors, "generator"))
-        ckpt.restore_optimizer(self.opt_hat, ckpt.subdict(tensors, "optim.hat"), state["optim_groups"]["hat"])
-        ckpt.restore_optimizer(self.opt_gen, ckpt.subdict(tensors, "optim.generator"),
-                               state["optim_groups"]["generator"])
+        super().load(tensors, state)
         self.bank = Bank(tensors["bank.x"].to(self.env.device), tensors["bank.z"].to(self.env.device))
-        self.stream.load_state(state["stream"])
-        set_rng_state(tensors)
-        self.step = int(state["step"])
 
 
 def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True) -> Path:
@@ -121,36 +115,5 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     The folder receives ``config.json``, ``stats.jsonl``, sample grids and path figures under ``images/``,
     checkpoints under ``checkpoints/`` and, at the end, ``samples.npz`` / ``samples.png``.
     """
-    out = Path(out)
     env = setup(cfg.device)
-    run = Tandem(cfg, env)
-    log = StatsLog(out / "stats.jsonl" if env.main else None)
-    if resume:
-        tensors, state = ckpt.load(out)
-        saved = {k: v for k, v in state["config"].items() if k not in ("iters",)}
-        now = {k: v for k, v in to_dict(cfg).items() if k not in ("iters",)}
-        if saved != now:
-            raise ValueError(f"--resume with a different config than the run in {out}; only iters may change")
-        run.load(tensors, state)
-        log.truncate_after(run.step)
-    elif ckpt.list_checkpoints(out):
-        raise ValueError(f"{out} already holds checkpoints; pass --resume to continue it or choose a new --out")
-    if env.main:
-        write_config(out, cfg)
-    bar = tqdm(total=cfg.iters, initial=run.step, disable=not (progress and env.main), desc="tandem", unit="it")
-    while run.step < cfg.iters:
-        values = run.train_step()
-        check_finite_gap(run.step, values["energy_diff"], cfg.diverge_gap, values)
-        bar.update(1)
-        last = run.step == cfg.iters
-        if env.main and (run.step % cfg.log_every == 0 or last):
-            bar.set_postfix(gap=f"{values['energy_diff']:.3g}", g=f"{values['gen_loss']:.3g}")
-            log.write(run.step, values)
-        if env.main and (run.step % cfg.image_every == 0 or last):
-            write_figures(out / "images", run.step, run.ebm, cfg, run.info)
-        if env.main and (run.step % cfg.ckpt_every == 0 or last):
-            ckpt.save(out, run.step, *run.state(), keep=cfg.keep_ckpts)
-    bar.close()
-    if env.main and cfg.eval_samples:
-        write_samples(out, run.ebm, cfg, run.info, cfg.eval_samples)
-    return out
+    return run_training(Tandem(cfg, env), cfg, out, env, resume, progress)

@@ -1,0 +1,167 @@
+"""Frozen generators for the joint Hat EBM (§3.2), from any of three sources, checked against the data at start-up.
+
+- a hatebm run or checkpoint folder holding a generator (``hatebm pretrain gan|ae``, a tandem or joint run);
+- a TorchScript file (``torch.jit.save``); pickled modules are never loaded;
+- a factory ``package.module:function`` returning an ``nn.Module``, with its safetensors state dict.
+
+Every source is described by a JSON ``spec`` that rebuilds the architecture; a joint checkpoint stores the spec and the
+generator's weights, so its hatebm-native generators need nothing but the checkpoint.
+"""
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from safetensors.torch import load_file
+from torch import Tensor, nn
+
+from hatebm import checkpoint as ckpt
+
+FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+@dataclass
+class LoadedGenerator:
+    """A generator module with its latent shape and the spec that rebuilds it (see :func:`build_from_spec`)."""
+
+    module: nn.Module
+    latent_shape: tuple[int, ...]
+    spec: dict[str, Any]
+    sphere: bool = False  # latents of an autoencoder decoder live on the sphere of radius sqrt(m)
+
+
+def _native(model: dict[str, Any]) -> nn.Module:
+    from hatebm.config import ModelConfig, from_dict
+    from hatebm.nets import build_generator
+
+    return build_generator(from_dict(model, ModelConfig))
+
+
+def _factory(name: str) -> nn.Module:
+    module_name, fn_name = name.split(":")
+    try:
+        fn = getattr(importlib.import_module(module_name), fn_name)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"cannot import generator factory {name!r} ({err}); make {module_name} importable "
+                         f"(installed or on PYTHONPATH) and define {fn_name}() returning the generator") from None
+    module = fn()
+    if not isinstance(module, nn.Module):
+        raise ValueError(f"generator factory {name} returned {type(module).__name__}, not a torch.nn.Module")
+    return module
+
+
+def _torchscript(path: str) -> nn.Module:
+    try:
+        return torch.jit.load(path, map_location="cpu")
+    except Exception as err:  # torch raises RuntimeError or its own errors for non-TorchScript files
+        raise ValueError(f"{path} is not a TorchScript file ({str(err).splitlines()[0]}); save the generator with "
+                         "torch.jit.save(torch.jit.script(G), path) or pass package.module:function with "
+                         "generator.weights=FILE.safetensors (pickled modules are not loaded)") from None
+
+
+def build_from_spec(spec: dict[str, Any]) -> nn.Module:
+    """The generator architecture a spec describes (weights as initialised; TorchScript files carry their own)."""
+    if spec["type"] == "hatebm":
+        return _native(spec["model"])
+    if spec["type"] == "torchscript":
+        return _torchscript(spec["path"])
+    if spec["type"] == "factory":
+        return _factory(spec["factory"])
+    raise ValueError(f"unknown generator spec type {spec['type']!r}")
+
+
+def load_weights(module: nn.Module, tensors: dict[str, Tensor], what: str) -> None:
+    """Load a state dict strictly, as one clear error naming missing and unexpected keys."""
+    try:
+        module.load_state_dict(tensors)
+    except RuntimeError as err:
+        raise ValueError(f"the weights in {what} do not fit the generator: {str(err).splitlines()[0]} "
+                         "(check that the factory builds the architecture the weights were saved from)") from None
+
+
+def generator_from_checkpoint(tensors: dict[str, Tensor], state: dict[str, Any], what: str) -> LoadedGenerator:
+    """The generator saved in a loaded hatebm checkpoint (weights under ``generator.``, spec in its state or, for
+    hatebm-native generators, its config's ``model``)."""
+    weights = ckpt.subdict(tensors, "generator")
+    if not weights:
+        raise ValueError(f"checkpoint {what} holds no generator (kind {state.get('kind')!r}); use a run of "
+                         "`hatebm pretrain gan|ae`, a tandem or a joint run")
+    spec = state.get("generator") or {"type": "hatebm", "model": state["config"]["model"]}
+    module = build_from_spec(spec)
+    load_weights(module, weights, what)
+    shape = state.get("latent_shape")
+    if shape is None:
+        shape = spec["model"]["latent_shape"] or [spec["model"]["latent_dim"]]
+    return LoadedGenerator(module.eval(), tuple(shape), spec, bool(state.get("sphere", state.get("kind") == "ae")))
+
+
+def load_generator(source: str, weights: str | None = None,
+                   latent_shape: Sequence[int] | None = None) -> LoadedGenerator:
+    """Load the generator ``source`` (a hatebm run/checkpoint folder, a TorchScript file, or ``package.module:function``
+    with the safetensors state dict ``weights``) in eval mode.
+
+    The latent shape comes from ``latent_shape``, else from the checkpoint, else from the module's ``latent_shape`` or
+    ``latent_dim`` attribute; TorchScript files and factories without such attributes need it given.
+    """
+    path = Path(source)
+    if path.is_dir():
+        if weights is not None:
+            raise ValueError(f"generator.weights applies to package.module:function factories, not to the "
+                             f"checkpoint {source}, which holds its own weights")
+        loaded = generator_from_checkpoint(*ckpt.load(path), what=source)
+        if latent_shape and tuple(latent_shape) != loaded.latent_shape:
+            raise ValueError(f"generator.latent_shape={list(latent_shape)} but the checkpoint {source} says "
+                             f"{list(loaded.latent_shape)}; drop generator.latent_shape")
+        return loaded
+    if path.is_file():
+        module, spec = _torchscript(source), {"type": "torchscript", "path": str(path.resolve())}
+    elif FACTORY.match(source):
+        if weights is None:
+            raise ValueError(f"the generator factory {source} needs its weights: set generator.weights=FILE.safetensors "
+                             "(a state dict saved with safetensors.torch.save_file(G.state_dict(), FILE))")
+        module, spec = _factory(source), {"type": "factory", "factory": source}
+    else:
+        raise FileNotFoundError(f"generator source {source!r} not found: pass a hatebm run or checkpoint folder, a "
+                                "TorchScript file, or package.module:function with generator.weights=FILE.safetensors")
+    if weights is not None:
+        if not Path(weights).is_file():
+            raise FileNotFoundError(f"generator weights {weights} not found (expected a .safetensors state dict)")
+        load_weights(module, load_file(weights), weights)
+    shape = latent_shape or getattr(module, "latent_shape", None) or getattr(module, "latent_dim", None)
+    if shape is None:
+        raise ValueError(f"the latent shape of generator {source} is unknown: set generator.latent_shape "
+                         "(e.g. 128 for vectors, 1,16,16 for image-shaped latents)")
+    shape = tuple(int(s) for s in shape) if isinstance(shape, (tuple, list)) else (int(shape),)
+    return LoadedGenerator(module.eval(), shape, spec)
+
+
+@torch.no_grad()
+def check_generator(gen: LoadedGenerator, image_shape: Sequence[int], name: str = "the generator",
+                    n: int = 8, max_abs: float = 3.0) -> None:
+    """Probe the generator with ``n`` latents from N(0, I) and raise one clear ValueError when its latent shape, output
+    shape (vs ``image_shape`` = the data's [C, H, W] at model resolution) or output range does not fit data in [-1, 1].
+
+    Outputs must be finite, within ``[-max_abs, max_abs]`` (tanh x 1 or x 2 generators are fine) and take negative
+    values (a generator of [0, 1] or [0, 255] images needs a wrapper mapping to [-1, 1]).
+    """
+    device = next(iter(gen.module.parameters()), torch.empty(0)).device
+    z = torch.randn(n, *gen.latent_shape, device=device)
+    try:
+        x = gen.module(z)
+    except Exception as err:  # any failure of foreign code on these latents is a shape/config problem
+        raise ValueError(f"{name} fails on latents of shape {list(gen.latent_shape)} ({str(err).splitlines()[0]}); "
+                         "set generator.latent_shape to the shape it expects") from None
+    expected = tuple(int(s) for s in image_shape)
+    if not isinstance(x, Tensor) or tuple(x.shape) != (n, *expected):
+        found = tuple(x.shape[1:]) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"{name} maps latents {list(gen.latent_shape)} to images of shape {found}, but the data are "
+                         f"{expected} (C, H, W at model resolution): match model.channels / model.resolution to the "
+                         "generator, or choose another generator")
+    lo, hi = x.min().item(), x.max().item()
+    if not (torch.isfinite(x).all() and -max_abs <= lo and hi <= max_abs and lo < 0):
+        raise ValueError(f"{name} outputs values in [{lo:.3g}, {hi:.3g}], but images here are in [-1, 1] "
+                         f"(generator outputs may reach ±{max_abs:g}): wrap it to map its images to [-1, 1]")

@@ -1,0 +1,98 @@
+"""Pretraining an SN-GAN (Miyato et al. 2018) with the hinge loss: the base generator of the refinement experiment
+(paper §4.1, Table 1) and the discriminator that DDLS samples with (:mod:`hatebm.ddls`).
+
+Each iteration (one generator update):
+1. ``n_dis`` times: minimise mean relu(1 - D(x)) + mean relu(1 + D(G(z))) over D (x data, z ~ N(0, I)).
+2. Minimise -mean D(G(z)) over G.
+
+D is high on real data. The generator is the DESIGN §4 SN-GAN generator with batch norm on fixed statistics, so it
+computes the same function while training and later as the frozen G of a joint Hat EBM.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from hatebm.config import PretrainConfig
+from hatebm.generate import LoadedModel
+from hatebm.nets import build_discriminator, build_generator, latent_shape
+from hatebm.sampling import LangevinConfig, frozen
+from hatebm.train.data import load_training_data
+from hatebm.train.loop import (DataStream, Dist, TrainingRun, autocast, run_training, set_lr, setup, step_lr,
+                               wrap_ddp)
+from hatebm.train.outputs import write_grid, write_samples
+
+
+class GanRun(TrainingRun):
+    """State of an SN-GAN run: generator, discriminator, their optimisers, data stream and step."""
+
+    kind, show = "gan", ("d_loss", "g_loss")
+
+    def __init__(self, cfg: PretrainConfig, env: Dist) -> None:
+        self.cfg, self.env = cfg, env
+        torch.manual_seed(cfg.seed * 1000 + env.rank)
+        self.data, self.info = load_training_data(cfg.data, cfg.model, cfg.seed)
+        self.stream = DataStream(self.data, cfg.batch_size, cfg.seed, env.rank, env.world)
+        self.gen = build_generator(cfg.model).to(env.device)
+        self.disc = build_discriminator(cfg.model).to(env.device)
+        if cfg.channels_last:
+            self.gen, self.disc = (m.to(memory_format=torch.channels_last) for m in (self.gen, self.disc))
+        self.gen_train, self.disc_train = wrap_ddp(self.gen, env), wrap_ddp(self.disc, env)
+        betas = tuple(cfg.betas)
+        self.opt_gen = torch.optim.Adam(self.gen.parameters(), lr=cfg.lr_gen, betas=betas)
+        self.opt_disc = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr_disc, betas=betas)
+        self.latent_shape = latent_shape(cfg.model)
+        self.nets = {"generator": self.gen, "discriminator": self.disc}
+        self.opts = {"generator": self.opt_gen, "discriminator": self.opt_disc}
+        self.step = 0
+
+    def _latent(self) -> torch.Tensor:
+        return torch.randn(self.cfg.batch_size, *self.latent_shape, device=self.env.device)
+
+    def train_step(self) -> dict[str, float]:
+        cfg = self.cfg
+        for opt, base in ((self.opt_gen, cfg.lr_gen), (self.opt_disc, cfg.lr_disc)):
+            set_lr(opt, step_lr(base, self.step, cfg.lr_milestones, cfg.lr_gamma))
+        for _ in range(cfg.n_dis):  # discriminator: hinge loss, one pass over [real; fake]
+            x = self.stream.next().to(self.env.device)
+            with torch.no_grad(), autocast(self.env, cfg.amp):
+                fake = self.gen_train(self._latent())
+            with autocast(self.env, cfg.amp):
+                d = self.disc_train(torch.cat([x, fake.to(x.dtype)])).float()
+            d_real, d_fake = d[: len(x)], d[len(x):]
+            d_loss = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+            self.opt_disc.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_disc.step()
+        with frozen(self.disc), autocast(self.env, cfg.amp):  # generator: no gradients into D's weights
+            g_loss = -self.disc(self.gen_train(self._latent())).float().mean()
+        self.opt_gen.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_gen.step()
+        self.step += 1
+        return {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "d_real": d_real.mean().item(),
+                "d_fake": d_fake.mean().item(), "lr_gen": self.opt_gen.param_groups[0]["lr"]}
+
+    def _generator_model(self) -> LoadedModel:
+        return LoadedModel(None, self.cfg, self.info, self.step, "generator", LangevinConfig(steps=0), self.gen,
+                           self.latent_shape)
+
+    def figures(self, folder: Path) -> None:
+        """G(z) for the same 64 latents at every step."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.cfg.seed)
+            z = torch.randn(64, *self.latent_shape, device=self.env.device)
+        with torch.no_grad():
+            write_grid(self.gen(z), folder / f"step_{self.step:08d}_samples.png", self.info)
+
+    def final(self, out: Path) -> None:
+        write_samples(out, self._generator_model(), self.cfg, self.info, self.cfg.eval_samples)
+
+
+def train(cfg: PretrainConfig, out: str | Path, resume: bool = False, progress: bool = True) -> Path:
+    """Run (or resume) SN-GAN training into ``out`` (config, stats.jsonl, images/, checkpoints/ with ``generator.``
+    and ``discriminator.`` weights, and G(Z) samples.npz); returns the folder."""
+    env = setup(cfg.device)
+    return run_training(GanRun(cfg, env), cfg, out, env, resume, progress)
