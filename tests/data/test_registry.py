@@ -9,12 +9,12 @@ from hatebm.data import cache_dir, dataset_names, load_images
 
 
 def test_names():
-    assert dataset_names() == ["cifar10", "cifar100", "fashion_mnist", "folder", "npz"]
+    assert dataset_names() == ["cifar10", "cifar100", "digits", "fashion_mnist", "folder", "mnist", "npz"]
 
 
 def test_unknown_dataset_lists_valid_names():
-    with pytest.raises(ValueError, match="unknown dataset 'mnist'; choose one of cifar10, cifar100, fashion_mnist"):
-        load_images("mnist")
+    with pytest.raises(ValueError, match="unknown dataset 'svhn'; choose one of cifar10, cifar100, digits"):
+        load_images("svhn")
 
 
 def test_unknown_option_is_a_clear_error(tmp_path):

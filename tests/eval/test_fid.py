@@ -330,7 +330,8 @@ def test_cli_ref_then_calc_end_to_end(tmp_path, capsys):
     printed = capsys.readouterr().out
     (entry,) = json.loads(out.read_text()).values()
     assert f"FID {entry['fid']:.4f}" in printed and '"data_sha256"' in printed
-    expected = fid.compute_metrics(np.load(samples)["images"][:3], ref_path, kid_subsets=3, progress=False)
+    expected = fid.compute_metrics(np.load(samples)["images"][:3], ref_path, kid_subsets=3, progress=False,
+                                   source={"path": samples, "n": 3})
     assert entry["protocol"] == json.loads(json.dumps(expected["protocol"]))
     numbers = ("fid", "kid_mean", "kid_std")
     assert [entry[k] for k in numbers] == pytest.approx([expected[k] for k in numbers])
@@ -342,26 +343,49 @@ def test_cli_ref_then_calc_end_to_end(tmp_path, capsys):
     assert f"FID {entry['fid']:.4f}" in capsys.readouterr().out
 
 
-def test_cli_reports_unsupported_checkpoints_and_bad_refs(tmp_path, capsys):
+def test_cli_reports_broken_checkpoints_and_bad_refs(tmp_path, capsys):
     ckpt = tmp_path / "step_00000100"
     ckpt.mkdir()
-    (ckpt / "tensors.safetensors").write_bytes(b"")
+    (ckpt / "tensors.safetensors").write_bytes(b"")  # no state.json: not a complete checkpoint
     assert main(["fid", "calc", str(ckpt), "--ref", "x.npz"]) == 2
-    assert "not supported" in capsys.readouterr().err
+    assert "no checkpoint at" in capsys.readouterr().err
     samples = npz_dataset(tmp_path, "samples.npz", 2, seed=0)
     assert main(["fid", "calc", samples, "--ref", str(tmp_path / "missing.npz")]) == 2
     assert "hatebm fid ref" in capsys.readouterr().err
 
 
+def test_cli_calc_samples_a_checkpoint_on_the_fly(tiny_run, tmp_path, monkeypatch, capsys):
+    seen = []
+    monkeypatch.setattr(fid, "inception_features", lambda images, *a, **k: seen.append(images) or fake_features(images))
+    ref_images = np.random.default_rng(1).integers(0, 256, (5, 28, 28, 1), dtype=np.uint8)
+    ref = make_reference(fake_features(ref_images), tmp_path)
+    out = tmp_path / "metrics.json"
+    argv = ["fid", "calc", str(tiny_run), "--ref", str(ref.path), "--n", "4", "--steps", "2", "--sample-seed", "1",
+            "--kid-subsets", "2", "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    expected, source = fid.sample_checkpoint(tiny_run, 4, steps=2, seed=1, progress=False)
+    np.testing.assert_array_equal(seen[0], expected)  # the same draw: seeded, at the data's 28×28
+    assert expected.shape == (4, 28, 28, 1) and expected.dtype == np.uint8
+    (entry,) = json.loads(out.read_text()).values()
+    assert entry["protocol"]["samples"]["source"] == json.loads(json.dumps(source))
+    assert source["step"] == 4 and source["steps"] == 2 and source["checkpoint"].endswith("step_00000004")
+    images, again = fid.load_samples(tiny_run / "checkpoints" / "step_00000002", 3, steps=1, progress=False)
+    assert images.shape == (3, 28, 28, 1) and again["step"] == 2
+
+
 def test_samples_load_from_npz_or_png_folder(tmp_path):
     from PIL import Image
 
-    images = np.random.default_rng(0).integers(0, 256, (2, 6, 5, 3), dtype=np.uint8)
+    images = np.random.default_rng(0).integers(0, 256, (3, 6, 5, 3), dtype=np.uint8)
     np.savez(tmp_path / "s.npz", images=images)
     (tmp_path / "pngs").mkdir()
     for i, img in enumerate(images):
         Image.fromarray(img).save(tmp_path / "pngs" / f"{i:03d}.png")
-    np.testing.assert_array_equal(fid.load_samples(tmp_path / "s.npz"), images)
-    np.testing.assert_array_equal(fid.load_samples(tmp_path / "pngs"), images)
+    np.testing.assert_array_equal(fid.load_samples(tmp_path / "s.npz")[0], images)
+    got, source = fid.load_samples(tmp_path / "pngs", 2)
+    np.testing.assert_array_equal(got, images[:2])
+    assert source == {"path": str(tmp_path / "pngs"), "n": 2}
+    with pytest.raises(ValueError, match="between 2 and the 3 samples"):
+        fid.load_samples(tmp_path / "s.npz", 4)
     with pytest.raises(FileNotFoundError, match="no samples"):
         fid.load_samples(tmp_path / "missing.npz")

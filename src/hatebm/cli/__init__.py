@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("train", "sample", "fid")
+COMMANDS = ("train", "pretrain", "sample", "fid", "proxy_fid", "ood", "figures")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,6 +32,13 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _sampling_options(p: argparse.ArgumentParser) -> None:
+    """How samples are drawn when SAMPLES is a run or checkpoint folder (`hatebm.eval.fid.sample_checkpoint`)."""
+    p.add_argument("--steps", type=int, default=None,
+                   help="checkpoint samples: Langevin steps (default: the model's eval_steps)")
+    p.add_argument("--sample-seed", type=int, default=0, help="checkpoint samples: torch seed (default 0)")
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fid", help="FID and KID with the standard Inception network")
     actions = p.add_subparsers(dest="fid_command", required=True, metavar="ACTION")
@@ -45,11 +52,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ref.set_defaults(func=run_ref)
 
     calc = actions.add_parser("calc", help="FID and KID of samples against reference statistics")
-    calc.add_argument("samples", help=".npz with a uint8 array `images` (N×H×W×C), or a folder of PNG images")
+    calc.add_argument("samples", help=".npz with a uint8 array `images` (N×H×W×C), a folder of PNG images, or a run "
+                                      "or checkpoint folder to sample from on the fly")
     calc.add_argument("--ref", required=True,
                       help="cached reference .npz (from `hatebm fid ref`) or a dataset spec NAME[:SPLIT], "
                            "e.g. fashion_mnist:test")
-    calc.add_argument("--n", type=int, default=None, help="use the first N samples (default all)")
+    calc.add_argument("--n", type=int, default=None,
+                      help="use the first N samples (default all); from a checkpoint: draw N (default 1000)")
+    _sampling_options(calc)
     calc.add_argument("--ref-n", type=int, default=None,
                       help="reference images for a dataset spec (default: the whole split)")
     calc.add_argument("--kid-subsets", type=int, default=100)
@@ -82,11 +92,8 @@ def run_ref(args: argparse.Namespace) -> int:
 def run_calc(args: argparse.Namespace) -> int:
     from hatebm.eval.fid import ReferenceStats, compute_metrics, load_samples, write_metrics
 
-    samples = load_samples(args.samples)
-    if args.n is not None:
-        if not 2 <= args.n <= len(samples):
-            raise ValueError(f"--n must be between 2 and the {len(samples)} samples in {args.samples}, got {args.n}")
-        samples = samples[: args.n]
+    samples, source = load_samples(args.samples, args.n, steps=args.steps, seed=args.sample_seed,
+                                   device=args.device, progress=not args.quiet)
     if args.ref.endswith(".npz") or Path(args.ref).is_file():
         ref = ReferenceStats.load(args.ref)
     else:
@@ -95,7 +102,7 @@ def run_calc(args: argparse.Namespace) -> int:
         ref = _reference(args, dataset, split or "test", args.ref_n, size)
     metrics = compute_metrics(
         samples, ref, batch_size=args.batch_size, weights=args.weights, kid_subsets=args.kid_subsets,
-        kid_subset_size=args.kid_subset_size, progress=not args.quiet, device=args.device,
+        kid_subset_size=args.kid_subset_size, progress=not args.quiet, device=args.device, source=source,
     )
     print(f"FID {metrics['fid']:.4f}  KID {metrics['kid_mean']:.6f} ± {metrics['kid_std']:.6f}")
     print("protocol:", json.dumps(metrics["protocol"], indent=2, sort_keys=True))

@@ -1,4 +1,6 @@
-"""`hatebm sample RUN_OR_CHECKPOINT --n N --steps K --out FILE.npz`: uint8 samples and a PNG grid."""
+"""`hatebm sample RUN_OR_CHECKPOINT --n N --steps K [--method hat|ddls|generator] --out FILE.npz`: uint8 samples
+and a PNG grid. ``hat`` samples a Hat EBM with the sampler its run used (conditional for tandem, joint for joint runs),
+``ddls`` runs DDLS on a `hatebm pretrain gan` run, ``generator`` decodes Z ~ N(0, I) (sphere latents for autoencoders)."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +14,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="draw samples from a trained model into a .npz and a PNG grid")
     p.add_argument("model", help="run folder (newest checkpoint) or checkpoint folder")
     p.add_argument("--n", type=int, default=1000, help="number of samples (default 1000)")
-    p.add_argument("--steps", type=int, default=None, help="Langevin steps (default: the model's eval_steps)")
+    p.add_argument("--method", choices=("hat", "ddls", "generator"), default="hat",
+                   help="hat: the Hat EBM (default); ddls: DDLS on a GAN run's discriminator (Che et al. 2020); "
+                        "generator: G(Z) alone")
+    p.add_argument("--steps", type=int, default=None,
+                   help="Langevin steps (default: the model's eval_steps; 1000 for ddls)")
+    p.add_argument("--eps-z", type=float, default=None,
+                   help="latent step size of the joint and DDLS samplers (default: the run's; 0.1 for ddls)")
     p.add_argument("--batch-size", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
@@ -28,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix != ".npz":
         raise ValueError(f"--out must end in .npz, got {out}")
     torch.manual_seed(args.seed)
-    model = load_model(args.model, args.device)
-    samples = draw(model, args.n, steps=args.steps, batch_size=args.batch_size)
+    model = load_model(args.model, args.device, args.method)
+    overrides = {} if args.eps_z is None else {"eps_z": args.eps_z}
+    samples = draw(model, args.n, steps=args.steps, batch_size=args.batch_size, **overrides)
     out.parent.mkdir(parents=True, exist_ok=True)
     if samples.dtype == np.uint8:
         np.savez_compressed(out, images=samples)

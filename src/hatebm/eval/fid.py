@@ -281,12 +281,13 @@ def reference_stats(
 def compute_metrics(
     samples: np.ndarray, ref: ReferenceStats | str | os.PathLike, *, batch_size: int = 50,
     weights: str | os.PathLike | None = None, kid_subsets: int = 100, kid_subset_size: int = 1000,
-    progress: bool = True, device: str | torch.device | None = None,
+    progress: bool = True, device: str | torch.device | None = None, source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """FID and KID of uint8 `samples` against reference statistics (a `ReferenceStats` or its .npz path).
 
     The samples go through the reference's resize mode with the same weights (checked by sha256) and must have
-    the reference images' resolution. Returns {"fid", "kid_mean", "kid_std", "protocol"}.
+    the reference images' resolution. Returns {"fid", "kid_mean", "kid_std", "protocol"}; `source` (where the
+    samples came from, see `load_samples`) is recorded in the protocol.
     """
     ref = ref if isinstance(ref, ReferenceStats) else ReferenceStats.load(ref)
     check_images(samples, "samples")
@@ -307,7 +308,8 @@ def compute_metrics(
     kid_mean, kid_std = kid(features, ref.features, kid_subsets, kid_subset_size)
     protocol = {
         "reference": {**ref.protocol, "name": ref.path.stem if ref.path else "in-memory"},
-        "samples": {"n": len(samples), "image_shape": list(samples.shape[1:])},
+        "samples": {"n": len(samples), "image_shape": list(samples.shape[1:]),
+                    **({"source": source} if source else {})},
         "kid": {"subsets": kid_subsets, "subset_size": min(kid_subset_size, len(samples), len(ref.features)),
                 "kernel": "(x.y/d + 1)^3", "seed": KID_SEED},
     }
@@ -335,15 +337,45 @@ def write_metrics(path: str | os.PathLike, metrics: dict[str, Any], key: str | N
     return path
 
 
-def load_samples(path: str | os.PathLike) -> np.ndarray:
-    """uint8 N×H×W×C samples from an .npz (array `images`) or a folder of image files (PNG, ...)."""
+def sample_checkpoint(
+    path: str | os.PathLike, n: int = 1000, *, steps: int | None = None, seed: int = 0,
+    device: str | torch.device | None = None, batch_size: int = 250, progress: bool = True,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """`n` uint8 samples of a run folder's newest checkpoint (or a checkpoint folder), drawn with `hatebm.generate.draw`
+    (the run's sampler, `steps` Langevin steps, default the model's evaluation steps) from torch seed `seed`,
+    and how they were made: {"checkpoint", "step", "steps", "seed", "n"}."""
+    from hatebm.checkpoint import resolve
+    from hatebm.generate import draw, load_model
+
+    folder = resolve(path)
+    model = load_model(folder, device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        samples = draw(model, n, steps=steps, batch_size=batch_size, progress=progress)
+    if samples.dtype != np.uint8:
+        raise ValueError(f"{path} is a 2-D toy model: its samples are points, not images")
+    used = model.sampler.steps if steps is None else steps
+    return samples, {"checkpoint": str(folder), "step": model.step, "steps": used, "seed": seed, "n": n}
+
+
+def load_samples(
+    path: str | os.PathLike, n: int | None = None, *, steps: int | None = None, seed: int = 0,
+    device: str | torch.device | None = None, progress: bool = True,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """(uint8 N×H×W×C samples, their source) from an .npz (array `images`), a folder of image files (PNG, ...), or a
+    run or checkpoint folder: then `n` (default 1000) samples are drawn on the fly (`sample_checkpoint`).
+    For files, `n` keeps the first n images."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no samples at {path}: pass an .npz holding uint8 images (array `images`) or a "
-                                "folder of PNG images")
+        raise FileNotFoundError(f"no samples at {path}: pass an .npz holding uint8 images (array `images`), a "
+                                "folder of PNG images, or a run or checkpoint folder to sample from")
     if path.suffix == ".safetensors" or (path.is_dir() and any(path.rglob("*.safetensors"))):
-        raise ValueError(f"{path} is a checkpoint: sampling from checkpoints is not supported by `hatebm fid calc` "
-                         "yet; write samples to an .npz with `hatebm sample` and pass that file")
-    if path.is_dir():
-        return data.load_images("folder", root=path)
-    return data.load_images("npz", root=path)
+        folder = path.parent if path.is_file() else path
+        return sample_checkpoint(folder, 1000 if n is None else n, steps=steps, seed=seed, device=device,
+                                 progress=progress)
+    images = data.load_images("folder", root=path) if path.is_dir() else data.load_images("npz", root=path)
+    if n is not None:
+        if not 2 <= n <= len(images):
+            raise ValueError(f"n must be between 2 and the {len(images)} samples in {path}, got {n}")
+        images = images[:n]
+    return images, {"path": str(path), "n": len(images)}

@@ -18,10 +18,10 @@ from torch import Tensor, nn
 from hatebm.nets.sngan import FixedBatchNorm2d, HatBlock, _init
 
 
-def project_sphere(z: Tensor, eps: float = 1e-6) -> Tensor:
-    """Scale each sample of ``z`` to L2 norm sqrt(m), m = its number of entries."""
-    m = z[0].numel()
-    return math.sqrt(m) * z / (z.flatten(1).norm(dim=1) + eps).view(-1, *([1] * (z.dim() - 1)))
+def project_sphere(z: Tensor) -> Tensor:
+    """Scale each sample of ``z`` to L2 norm sqrt(m), m = its number of entries (an all-zero sample stays 0)."""
+    norms = z.flatten(1).norm(dim=1).clamp_min(1e-12)
+    return math.sqrt(z[0].numel()) * z / norms.view(-1, *([1] * (z.dim() - 1)))
 
 
 def _levels(resolution: int, latent_size: int) -> int:

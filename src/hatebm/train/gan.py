@@ -75,10 +75,6 @@ class GanRun(TrainingRun):
         return {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "d_real": d_real.mean().item(),
                 "d_fake": d_fake.mean().item(), "lr_gen": self.opt_gen.param_groups[0]["lr"]}
 
-    def _generator_model(self) -> LoadedModel:
-        return LoadedModel(None, self.cfg, self.info, self.step, "generator", LangevinConfig(steps=0), self.gen,
-                           self.latent_shape)
-
     def figures(self, folder: Path) -> None:
         """G(z) for the same 64 latents at every step."""
         with torch.random.fork_rng(devices=[]):
@@ -88,7 +84,9 @@ class GanRun(TrainingRun):
             write_grid(self.gen(z), folder / f"step_{self.step:08d}_samples.png", self.info)
 
     def final(self, out: Path) -> None:
-        write_samples(out, self._generator_model(), self.cfg, self.info, self.cfg.eval_samples)
+        model = LoadedModel(None, self.cfg, self.info, self.step, "generator", LangevinConfig(steps=0), self.gen,
+                            self.latent_shape)
+        write_samples(out, model, self.cfg, self.info, self.cfg.eval_samples)
 
 
 def train(cfg: PretrainConfig, out: str | Path, resume: bool = False, progress: bool = True) -> Path:

@@ -42,7 +42,7 @@ class Joint(TrainingRun):
         self.data, self.info = load_training_data(cfg.data, cfg.model, cfg.seed)
         self.stream = DataStream(self.data, cfg.batch_size, cfg.seed, env.rank, env.world)
         self.source = load_generator(source, cfg.generator.weights, cfg.generator.latent_shape)
-        self.gen = self.source.module.requires_grad_(False).to(env.device)
+        self.gen = self.source.module.to(env.device)
         check_generator(self.source, self.data.shape[1:], f"generator {source}")
         self.hat = build_hat(cfg.model).to(env.device)
         if cfg.channels_last and cfg.model.arch == "sngan":

@@ -1,0 +1,81 @@
+"""`hatebm proxy-fid calc SAMPLES` (proxy FID on classifier features, NOT FID) and `hatebm proxy-fid train`
+(train the small Fashion-MNIST classifier behind it, see `hatebm.eval.proxy`)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from hatebm.cli.fid import _sampling_options
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("proxy-fid", help="proxy FID (classifier features): a fast CPU stand-in, NOT FID")
+    actions = p.add_subparsers(dest="proxy_command", required=True, metavar="ACTION")
+
+    calc = actions.add_parser("calc", help="proxy FID (classifier features) of samples against a dataset split")
+    calc.add_argument("samples", help=".npz of uint8 images, a folder of PNG images, or a run or checkpoint folder "
+                                      "to sample from on the fly")
+    calc.add_argument("--ref", default="fashion_mnist:test",
+                      help="reference images: dataset spec NAME[:SPLIT], .npz or folder (default fashion_mnist:test)")
+    calc.add_argument("--ref-n", type=int, default=None, help="reference images (default: all; a random subset)")
+    calc.add_argument("--seed", type=int, default=0, help="seed of the reference subset (default 0)")
+    calc.add_argument("--n", type=int, default=None,
+                      help="use the first N samples (default all); from a checkpoint: draw N (default 1000)")
+    _sampling_options(calc)
+    calc.add_argument("--fit", choices=("resize", "pad", "crop"), default=None,
+                      help="bring images of another size to 28×28 this way (default: refuse)")
+    calc.add_argument("--convert-channels", action="store_true", help="convert RGB images to grey (default: refuse)")
+    calc.add_argument("--weights", default=None, help="classifier weights (default: the ones shipped with hatebm)")
+    calc.add_argument("--device", default=None, help="device for checkpoint sampling (default: cuda if available)")
+    calc.add_argument("--out", default=None, help="metrics.json to merge the result into (key proxy_fid/...)")
+    calc.add_argument("--quiet", action="store_true", help="no progress bar")
+    calc.set_defaults(func=run_calc)
+
+    train = actions.add_parser("train", help="train the proxy classifier on Fashion-MNIST (about a minute on 1 core)")
+    train.add_argument("--out", default=None, help="weights file (default: the one shipped inside hatebm)")
+    train.add_argument("--root", default=None, help="Fashion-MNIST folder (default: the usual places)")
+    train.add_argument("--epochs", type=int, default=2)
+    train.add_argument("--batch-size", type=int, default=128)
+    train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=run_train)
+
+
+def run_calc(args: argparse.Namespace) -> int:
+    from hatebm.eval.fid import load_samples
+    from hatebm.eval.proxy import LABEL, proxy_fid, write_proxy_metrics
+
+    samples, source = load_samples(args.samples, args.n, steps=args.steps, seed=args.sample_seed, device=args.device,
+                                   progress=not args.quiet)
+    metrics = proxy_fid(samples, args.ref, n_ref=args.ref_n, seed=args.seed, fit=args.fit,
+                        convert_channels=args.convert_channels, weights=args.weights, source=source)
+    print(f"{LABEL}: {metrics['proxy_fid']:.4f}  (not comparable with Inception FID)")
+    print("protocol:", json.dumps(metrics["protocol"], indent=2, sort_keys=True))
+    if args.out:
+        print(f"wrote {write_proxy_metrics(args.out, metrics)}")
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import time
+
+    import torch
+
+    from hatebm.data import load_labeled
+    from hatebm.eval.proxy import WEIGHTS, save_classifier, train_classifier
+
+    images, labels = load_labeled("fashion_mnist", "train", args.root)
+    test_images, test_labels = load_labeled("fashion_mnist", "test", args.root)
+    start = time.perf_counter()
+    net, acc = train_classifier(images, labels, test_images, test_labels, epochs=args.epochs,
+                                batch_size=args.batch_size, lr=args.lr, seed=args.seed, progress=not args.quiet)
+    seconds = time.perf_counter() - start
+    meta = {"test_accuracy": f"{acc:.4f}", "train_data": f"fashion_mnist train ({len(images)})",
+            "test_data": f"fashion_mnist test ({len(test_images)})", "epochs": args.epochs,
+            "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "threads": torch.get_num_threads(),
+            "seconds": f"{seconds:.1f}", "torch": torch.__version__}
+    path = save_classifier(net, args.out or WEIGHTS, meta)
+    print(f"proxy classifier: test accuracy {acc:.4f} after {args.epochs} epochs in {seconds:.1f} s "
+          f"({torch.get_num_threads()} threads); wrote {path}")
+    return 0

@@ -1,0 +1,93 @@
+"""Joint Hat EBM training (§3.2) on a frozen generator: frozen weights, CLI, resume, sampling mode, start-up errors."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from hatebm.cli import main
+from hatebm.config import override, preset
+from hatebm.generate import load_model
+from hatebm.train.joint import Joint, train
+from hatebm.train.loop import setup
+
+
+@pytest.fixture
+def gan_run(tiny_npz, tmp_path):
+    """A (barely) pretrained SN-GAN run folder: the generator source of the joint runs below."""
+    out = tmp_path / "gan"
+    assert main(["pretrain", "gan", "gan_tiny", "data.name=npz", f"data.root={tiny_npz}", "iters=1", "eval_samples=0",
+                 "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+def joint(npz, source, *extra):
+    return override(preset("joint_tiny"), ["data.name=npz", f"data.root={npz}", f"generator.source={source}",
+                                           "eval_samples=10", *extra])
+
+
+def test_training_never_touches_the_frozen_generator(tiny_npz, gan_run):
+    run = Joint(joint(tiny_npz, gan_run), setup("cpu"))
+    gen_before = {k: v.clone() for k, v in run.gen.state_dict().items()}
+    hat_before = {k: v.clone() for k, v in run.hat.state_dict().items()}
+    z0 = run.ebm.latent(8)
+    res = run.ebm.sample(z0, "joint", run.cfg.sampler)
+    for _ in range(3):
+        run.train_step()
+    assert all(torch.equal(v, gen_before[k]) for k, v in run.gen.state_dict().items())
+    assert all(p.grad is None and not p.requires_grad for p in run.gen.parameters())
+    assert any(not torch.equal(v, hat_before[k]) for k, v in run.hat.state_dict().items())  # the hat did learn
+    assert not torch.equal(res.z, z0) and res.y.abs().max() > 0  # both Y and Z were sampled
+
+
+def test_cli_trains_samples_with_the_joint_sampler_and_resumes_exactly(tiny_npz, gan_run, tmp_path):
+    out = tmp_path / "full"
+    assert main(["train", "joint_tiny", "data.name=npz", f"data.root={tiny_npz}", f"generator.source={gan_run}",
+                 "y_prior_std=0.1", "eval_samples=10", "--out", str(out), "--no-progress"]) == 0
+    stats = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in stats] == [1, 2, 3, 4]
+    assert {"energy_diff", "y_norm", "z_norm", "drift_z", "it_per_s"} <= set(stats[-1])
+    assert np.load(out / "samples.npz")["images"].shape == (10, 28, 28, 1)
+    assert (out / "images" / "step_00000004_path.png").is_file()
+    state = json.loads((out / "checkpoints" / "step_00000004" / "state.json").read_text())
+    assert state["kind"] == "joint" and state["config"]["variant"] == "joint" and state["latent_shape"] == [16]
+
+    model = load_model(out)  # rebuilt from the checkpoint alone, with the run's sampler and priors
+    assert model.mode == "joint" and model.ebm.y_prior_std == 0.1 and model.sampler.eps_z == 5e-3
+    assert model.sampler.steps == 3 and model.latent_shape == (16,)
+    npz = tmp_path / "s.npz"
+    assert main(["sample", str(out), "--n", "3", "--steps", "2", "--out", str(npz)]) == 0
+    assert np.load(npz)["images"].shape == (3, 28, 28, 1)
+
+    part = train(joint(tiny_npz, gan_run, "y_prior_std=0.1", "iters=2"), tmp_path / "part", progress=False)
+    train(joint(tiny_npz, gan_run, "y_prior_std=0.1"), part, resume=True, progress=False)
+    a = load_file(str(out / "checkpoints" / "step_00000004" / "tensors.safetensors"))
+    b = load_file(str(part / "checkpoints" / "step_00000004" / "tensors.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    strip = lambda p: [{k: v for k, v in json.loads(l).items() if k != "it_per_s"}  # noqa: E731
+                       for l in (p / "stats.jsonl").read_text().splitlines()]
+    assert strip(out) == strip(part)
+
+
+def test_torchscript_generator_end_to_end(tiny_npz, gan_run, tmp_path):
+    gen = load_model(gan_run, method="generator").generator
+    path = tmp_path / "g.pt"
+    torch.jit.save(torch.jit.trace(gen, torch.randn(2, 16)), str(path))
+    out = train(joint(tiny_npz, path, "generator.latent_shape=16", "iters=2", "eval_samples=0"), tmp_path / "ts",
+                progress=False)
+    model = load_model(out)
+    assert model.mode == "joint" and model.latent_shape == (16,)
+    z = torch.randn(2, 16)
+    assert torch.allclose(model.generator(z), gen(z), atol=1e-6)
+
+
+def test_start_up_errors_are_one_clear_line(tiny_npz, gan_run, tmp_path, capsys):
+    args = ["train", "joint_tiny", "data.name=npz", f"data.root={tiny_npz}", "--out", str(tmp_path / "x")]
+    assert main(args) == 2
+    assert "needs a frozen generator: set generator.source" in capsys.readouterr().err
+    assert main(args[:4] + [f"generator.source={gan_run}", "model.channels=3"] + args[4:]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "to images of shape (1, 32, 32), but the data are (3, 32, 32)" in err[0]
+    assert main(["train", "tiny", f"generator.source={gan_run}", "--dry-run"]) == 2
+    assert "joint runs only" in capsys.readouterr().err
