@@ -178,7 +178,7 @@ def _joint(res: int, width: int, data: DataConfig, sampler: LangevinConfig, **kw
 def _joint_fashion_cpu(sampler: LangevinConfig, noise: float = 1e-3, **kw: Any) -> TrainConfig:
     """CPU-sized joint run on Fashion-MNIST (32 px) over a `hatebm pretrain gan|ae` CPU preset's generator."""
     return TrainConfig(variant="joint", data=DataConfig(name="fashion_mnist", noise=noise),
-                       model=ModelConfig(resolution=32, channels=1, hat_width=32), sampler=sampler, batch_size=64,
+                       model=ModelConfig(resolution=32, channels=1, hat_width=32), sampler=sampler, batch_size=32,
                        log_every=10, image_every=100, ckpt_every=100, eval_samples=1000, **kw)
 
 
@@ -212,9 +212,9 @@ PRESETS: dict[str, Any] = {
         steps=100, eps_y=5e-4, eps_z=1e-3, max_drift_y=2.5), eval_steps=125, temperature=1e-3, lr_hat=1e-4,
         y_prior_std=0.1),
     "fashion_mnist_refine_cpu": lambda: _joint_fashion_cpu(LangevinConfig(
-        steps=40, eps_y=1e-4, eps_z=5e-3, max_drift_y=2.5), eval_steps=60, temperature=1e-3, lr_hat=5e-5, iters=1000),
+        steps=30, eps_y=1e-4, eps_z=5e-3, max_drift_y=2.5), eval_steps=40, temperature=1e-3, lr_hat=5e-5, iters=800),
     "fashion_mnist_retrofit_cpu": lambda: _joint_fashion_cpu(LangevinConfig(
-        steps=40, eps_y=5e-4, eps_z=1e-3, max_drift_y=2.5), eval_steps=50, temperature=1e-3, lr_hat=1e-4, iters=1000,
+        steps=30, eps_y=5e-4, eps_z=1e-3, max_drift_y=2.5), eval_steps=40, temperature=1e-3, lr_hat=1e-4, iters=800,
         noise=1e-2, y_prior_std=0.1),
     "joint_tiny": _joint_tiny,
 }
@@ -243,9 +243,9 @@ PRETRAIN_PRESETS: dict[str, Any] = {
         resolution=32, channels=3, gen_width=256, hat_width=256, latent_shape=[1, 16, 16], out_scale=2.0),
         iters=50_000, batch_size=128, lr_gen=1e-4, lr_disc=1e-4, betas=[0.9, 0.999], ckpt_every=5000),
     "gan_fashion_mnist_cpu": lambda: _pretrain_fashion_cpu("gan", model=ModelConfig(
-        resolution=32, channels=1, gen_width=64, hat_width=64, latent_dim=64, out_scale=1.0), iters=3000, n_dis=2),
+        resolution=32, channels=1, gen_width=32, hat_width=32, latent_dim=64, out_scale=1.0), iters=3000, n_dis=2),
     "ae_fashion_mnist_cpu": lambda: _pretrain_fashion_cpu("ae", model=ModelConfig(
-        resolution=32, channels=1, gen_width=48, hat_width=48, latent_shape=[1, 8, 8], out_scale=2.0), iters=3000,
+        resolution=32, channels=1, gen_width=32, hat_width=32, latent_shape=[1, 8, 8], out_scale=2.0), iters=3000,
         lr_gen=3e-4, lr_disc=3e-4, betas=[0.9, 0.999]),
     "gan_tiny": lambda: _pretrain_tiny("gan", model={"out_scale": 1.0}),
     "ae_tiny": lambda: _pretrain_tiny("ae", model={"latent_shape": [1, 8, 8]}, betas=[0.9, 0.999]),

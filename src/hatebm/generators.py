@@ -20,6 +20,8 @@ from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from hatebm import checkpoint as ckpt
+from hatebm.config import ModelConfig, from_dict
+from hatebm.nets import build_generator
 
 FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
@@ -36,9 +38,6 @@ class LoadedGenerator:
 
 
 def _native(model: dict[str, Any]) -> nn.Module:
-    from hatebm.config import ModelConfig, from_dict
-    from hatebm.nets import build_generator
-
     return build_generator(from_dict(model, ModelConfig))
 
 

@@ -91,3 +91,15 @@ def test_start_up_errors_are_one_clear_line(tiny_npz, gan_run, tmp_path, capsys)
     assert len(err) == 1 and "to images of shape (1, 32, 32), but the data are (3, 32, 32)" in err[0]
     assert main(["train", "tiny", f"generator.source={gan_run}", "--dry-run"]) == 2
     assert "joint runs only" in capsys.readouterr().err
+
+
+def test_joint_presets_follow_the_reference_settings():
+    r = preset("cifar10_refine")
+    assert (r.variant, r.iters, r.lr_hat, r.temperature, r.sampler.steps, r.eval_steps) == ("joint", 25_000, 1e-5,
+                                                                                           1e-3, 250, 350)
+    assert (r.sampler.eps_y, r.sampler.eps_z, r.sampler.max_drift_y, r.y_prior_std, r.z_prior) == (1e-4, 5e-3, 2.5,
+                                                                                                   None, False)
+    a = preset("cifar10_retrofit")
+    assert (a.y_prior_std, a.data.noise, a.lr_hat, a.sampler.eps_y, a.sampler.eps_z, a.sampler.steps) == (
+        0.1, 1e-2, 1e-4, 5e-4, 1e-3, 100)
+    assert preset("celeba64_refine").temperature == 1e-6

@@ -6,7 +6,7 @@ import torch
 from safetensors.torch import load_file
 
 from hatebm.cli import main
-from hatebm.config import override, pretrain_preset
+from hatebm.config import PRETRAIN_PRESETS, PretrainConfig, load_config, override, pretrain_preset, to_dict
 from hatebm.train.autoencoder import AutoencoderRun
 from hatebm.train.gan import train as train_gan
 from hatebm.train.loop import setup
@@ -59,3 +59,16 @@ def test_autoencoder_cli_writes_sphere_decodes_and_kind_must_match(tiny_npz, tmp
     assert (out / "images" / "step_00000004_recon.png").is_file()
     assert main(["pretrain", "gan", "ae_tiny", "--dry-run"]) == 2
     assert "run it with `hatebm pretrain ae`" in capsys.readouterr().err
+
+
+def test_pretrain_presets_round_trip_and_paper_values(tmp_path):
+    for name in PRETRAIN_PRESETS:
+        cfg = pretrain_preset(name)
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(to_dict(cfg)))
+        assert load_config(path, PretrainConfig) == cfg
+    ae = pretrain_preset("ae_cifar10")
+    assert (ae.kind, ae.model.latent_shape, ae.latent_noise, ae.loss_weight, ae.iters) == ("ae", [1, 16, 16], 2e-2,
+                                                                                          1000.0, 50_000)
+    gan = pretrain_preset("gan_cifar10")
+    assert (gan.n_dis, gan.lr_gen, gan.betas, gan.model.out_scale, gan.batch_size) == (5, 2e-4, [0.0, 0.9], 1.0, 64)

@@ -1,5 +1,7 @@
 """Pieces shared by every training loop: devices and DDP, data batches, RNG state, learning-rate schedule,
-`stats.jsonl` logging and the divergence check.
+`stats.jsonl` logging, the divergence check, the hat update of eq 8, and the run driver (:func:`run_training` over a
+:class:`TrainingRun`: run folder, checkpoint cadence, resume, progress bar) used by the tandem, joint, GAN and
+autoencoder trainers.
 
 Distributed runs follow torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK): NCCL on GPUs, gloo on CPU. Each rank
 draws its own data shard and keeps its own bank shard; only rank 0 writes files; samplers use no collectives.
@@ -21,6 +23,7 @@ from tqdm import tqdm
 
 from hatebm import checkpoint as ckpt
 from hatebm.config import PretrainConfig, TrainConfig, to_dict
+from hatebm.train.data import DataInfo
 from hatebm.train.outputs import write_config
 
 
@@ -187,7 +190,7 @@ class TrainingRun:
     kind: str
     show: tuple[str, ...] = ()  # logged values shown on the progress bar
     cfg: TrainConfig | PretrainConfig
-    info: Any
+    info: DataInfo
     stream: DataStream
     nets: dict[str, nn.Module]
     opts: dict[str, torch.optim.Optimizer]
