@@ -22,15 +22,14 @@ from hatebm.energy import HatEBM
 from hatebm.generators import check_generator, load_generator
 from hatebm.nets import build_hat
 from hatebm.train.data import load_training_data
-from hatebm.train.loop import (DataStream, Dist, TrainingRun, autocast, check_finite_gap, hat_update, run_training,
-                               set_lr, setup, step_lr, wrap_ddp)
-from hatebm.train.outputs import write_figures, write_samples
+from hatebm.train.hatrun import HatRun
+from hatebm.train.loop import DataStream, Dist, run_training, setup, wrap_ddp
 
 
-class Joint(TrainingRun):
+class Joint(HatRun):
     """State of a joint run: hat network and its optimiser, the frozen generator, data stream and step."""
 
-    kind, show = "joint", ("energy_diff", "z_norm")
+    kind, show, mode = "joint", ("energy_diff", "z_norm"), "joint"
 
     def __init__(self, cfg: TrainConfig, env: Dist) -> None:
         source = cfg.generator.source
@@ -55,27 +54,10 @@ class Joint(TrainingRun):
 
     def train_step(self) -> dict[str, float]:
         """One iteration: joint sampling (eqs 6-7), then one hat update (eq 8); returns the values to log."""
-        cfg, dev = self.cfg, self.env.device
-        set_lr(self.opt_hat, step_lr(cfg.lr_hat, self.step, cfg.lr_milestones, cfg.lr_gamma))
-        z = self.ebm.latent(cfg.batch_size, dev)
-        with autocast(self.env, cfg.amp):
-            neg = self.ebm.sample(z, "joint", cfg.sampler)
-        x_pos = self.stream.next().to(dev)
-        x_pos = x_pos + cfg.data.noise * torch.randn_like(x_pos)
-        values = hat_update(self.hat_train, self.opt_hat, x_pos, neg.x, cfg, self.env)
+        neg = self.negatives()
+        values = self.update_hat(neg)
         self.step += 1
-        norm = lambda t: t.flatten(1).norm(dim=1).mean().item()  # noqa: E731
-        return {**values, "y_norm": norm(neg.y), "z_norm": norm(neg.z), "drift_y": neg.drift_y,
-                "drift_z": neg.drift_z, "lr_hat": self.opt_hat.param_groups[0]["lr"]}
-
-    def check(self, values: dict[str, float]) -> None:
-        check_finite_gap(self.step, values["energy_diff"], self.cfg.diverge_gap, values)
-
-    def figures(self, folder: Path) -> None:
-        write_figures(folder, self.step, self.ebm, self.cfg, self.info)
-
-    def final(self, out: Path) -> None:
-        write_samples(out, self.ebm, self.cfg, self.info, self.cfg.eval_samples)
+        return {**values, "z_norm": neg.z.flatten(1).norm(dim=1).mean().item(), "drift_z": neg.drift_z}
 
     def extra_state(self) -> dict[str, Any]:
         return {"generator": self.source.spec, "latent_shape": list(self.source.latent_shape),

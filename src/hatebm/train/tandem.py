@@ -13,22 +13,21 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from hatebm.bank import Bank
 from hatebm.config import TrainConfig
 from hatebm.energy import HatEBM
 from hatebm.nets import build_generator, build_hat, latent_shape
 from hatebm.train.data import load_training_data
-from hatebm.train.loop import (DataStream, Dist, TrainingRun, autocast, check_finite_gap, run_training, set_lr,
-                               setup, step_lr, wrap_ddp)
-from hatebm.train.outputs import write_figures, write_samples
+from hatebm.train.hatrun import HatRun
+from hatebm.train.loop import DataStream, Dist, autocast, run_training, setup, wrap_ddp
 
 
-class Tandem(TrainingRun):
+class Tandem(HatRun):
     """State of a tandem run: networks, optimisers, bank, data stream and step."""
 
-    kind, show = "tandem", ("energy_diff", "gen_loss")
+    kind, show, mode = "tandem", ("energy_diff", "gen_loss"), "conditional"
 
     def __init__(self, cfg: TrainConfig, env: Dist) -> None:
         self.cfg, self.env = cfg, env
@@ -40,7 +39,7 @@ class Tandem(TrainingRun):
         if cfg.channels_last and cfg.model.arch == "sngan":
             self.hat, self.gen = (m.to(memory_format=torch.channels_last) for m in (self.hat, self.gen))
         self.ebm = HatEBM(self.hat, self.gen, latent_shape(cfg.model), cfg.temperature)
-        self.hat_train, self.gen_train = self._wrap(self.hat), self._wrap(self.gen)
+        self.hat_train, self.gen_train = wrap_ddp(self.hat, env), wrap_ddp(self.gen, env)
         self.opt_hat = torch.optim.Adam(self.hat.parameters(), lr=cfg.lr_hat, betas=tuple(cfg.betas))
         self.opt_gen = torch.optim.Adam(self.gen.parameters(), lr=cfg.lr_gen, betas=tuple(cfg.betas))
         with torch.no_grad():
@@ -50,54 +49,20 @@ class Tandem(TrainingRun):
         self.opts = {"hat": self.opt_hat, "generator": self.opt_gen}
         self.step = 0
 
-    def _wrap(self, net: nn.Module) -> nn.Module:
-        return wrap_ddp(net, self.env)
-
-    def _autocast(self) -> Any:
-        return autocast(self.env, self.cfg.amp)
-
     def train_step(self) -> dict[str, float]:
         """One iteration of Fig 2; returns the values to log."""
-        cfg, dev = self.cfg, self.env.device
-        for opt, base in ((self.opt_hat, cfg.lr_hat), (self.opt_gen, cfg.lr_gen)):
-            set_lr(opt, step_lr(base, self.step, cfg.lr_milestones, cfg.lr_gamma))
-        z = self.ebm.latent(cfg.batch_size, dev)
-        with self._autocast():
-            neg = self.ebm.sample(z, "conditional", cfg.sampler)
-        x_pos = self.stream.next().to(dev)
-        x_pos = x_pos + cfg.data.noise * torch.randn_like(x_pos)
-
-        with self._autocast():  # hat update, eq 8 (one pass over [X+; X-]; H is batch-independent)
-            energies = self.hat_train(torch.cat([x_pos, neg.x])).float().reshape(-1)
-        e_pos, e_neg = energies[: len(x_pos)], energies[len(x_pos):]
-        gap = e_pos.mean() - e_neg.mean()
-        loss = gap / cfg.temperature if cfg.energy_reg == 0 else gap + cfg.energy_reg * (energies**2).mean()
-        self.opt_hat.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.hat_grad_clip is not None:
-            nn.utils.clip_grad_norm_(self.hat.parameters(), cfg.hat_grad_clip)
-        self.opt_hat.step()
-
+        cfg = self.cfg
+        neg = self.negatives()
+        values = self.update_hat(neg)
         idx, x_bank, z_bank = self.bank.draw(cfg.batch_size)  # generator update, eq 12 against the bank
-        with self._autocast():
+        with autocast(self.env, cfg.amp):
             gen_loss = cfg.gen_loss_weight * (self.gen_train(z_bank).float() - x_bank).pow(2).mean()
         self.opt_gen.zero_grad(set_to_none=True)
         gen_loss.backward()
         self.opt_gen.step()
         self.bank.write(idx, neg.x, neg.z)
         self.step += 1
-        return {"energy_diff": gap.item(), "energy_pos": e_pos.mean().item(), "energy_neg": e_neg.mean().item(),
-                "gen_loss": gen_loss.item(), "y_norm": neg.y.flatten(1).norm(dim=1).mean().item(),
-                "drift_y": neg.drift_y, "lr_hat": self.opt_hat.param_groups[0]["lr"]}
-
-    def check(self, values: dict[str, float]) -> None:
-        check_finite_gap(self.step, values["energy_diff"], self.cfg.diverge_gap, values)
-
-    def figures(self, folder: Path) -> None:
-        write_figures(folder, self.step, self.ebm, self.cfg, self.info)
-
-    def final(self, out: Path) -> None:
-        write_samples(out, self.ebm, self.cfg, self.info, self.cfg.eval_samples)
+        return {**values, "gen_loss": gen_loss.item()}
 
     # -- checkpoints: networks, optimisers, stream and RNG (TrainingRun) plus the bank ----------------------------
     def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
