@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from hatebm.cli.train import launch
 from hatebm.config import PRETRAIN_PRESETS, PretrainConfig, load_config, override, pretrain_preset, to_dict
 
 WHAT = {"gan": "an SN-GAN with hinge loss (the base generator for refinement, §4.1, and DDLS's discriminator)",
@@ -39,7 +40,4 @@ def run(args: argparse.Namespace) -> int:
         from hatebm.train.gan import train
     else:
         from hatebm.train.autoencoder import train
-    name = args.preset.rsplit("/", 1)[-1].removesuffix(".json")
-    out = train(cfg, args.out or f"runs/{name}", resume=args.resume, progress=not args.no_progress)
-    print(f"run folder: {out}")
-    return 0
+    return launch(train, cfg, args)

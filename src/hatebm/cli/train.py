@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
+from typing import Any, Callable
 
 from hatebm.config import PRESETS, load_config, override, preset, to_dict
 
@@ -32,7 +34,11 @@ def run(args: argparse.Namespace) -> int:
         from hatebm.train.joint import train
     else:
         from hatebm.train.tandem import train
+    return launch(train, cfg, args)
 
+
+def launch(train: Callable[..., Path], cfg: Any, args: argparse.Namespace) -> int:
+    """Run a trainer into --out (default runs/<preset name>) and say where the results are."""
     name = args.preset.rsplit("/", 1)[-1].removesuffix(".json")
     out = train(cfg, args.out or f"runs/{name}", resume=args.resume, progress=not args.no_progress)
     print(f"run folder: {out}")

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from hatebm.nets.sngan import HatBlock, _init, hat_spec
+from hatebm.nets.sngan import _init, hat_blocks, hat_spec
 
 
 class Discriminator(nn.Module):
@@ -20,12 +20,8 @@ class Discriminator(nn.Module):
 
     def __init__(self, in_channels: int, spec: Sequence[tuple[int, bool]]) -> None:
         super().__init__()
-        blocks, c = [], in_channels
-        for i, (c_out, down) in enumerate(spec):
-            blocks.append(HatBlock(c, c_out, down, stem=i == 0))
-            c = c_out
-        self.blocks = nn.Sequential(*blocks)
-        self.fc = nn.Linear(c, 1)
+        self.blocks = hat_blocks(in_channels, spec)
+        self.fc = nn.Linear(spec[-1][0], 1)
         _init(self)
         for m in list(self.modules()):
             if isinstance(m, (nn.Conv2d, nn.Linear)):

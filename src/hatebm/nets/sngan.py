@@ -56,17 +56,22 @@ class HatBlock(nn.Module):
         return h + s
 
 
+def hat_blocks(in_channels: int, spec: Sequence[tuple[int, bool]]) -> nn.Sequential:
+    """The residual stack of hat nets and discriminators; ``spec`` lists (channels, downsample) per block."""
+    blocks, c = [], in_channels
+    for i, (c_out, down) in enumerate(spec):
+        blocks.append(HatBlock(c, c_out, down, stem=i == 0))
+        c = c_out
+    return nn.Sequential(*blocks)
+
+
 class HatNet(nn.Module):
     """H(x): blocks -> relu -> global average pool -> linear (no bias). ``spec`` lists (channels, downsample)."""
 
     def __init__(self, in_channels: int, spec: Sequence[tuple[int, bool]]) -> None:
         super().__init__()
-        blocks, c = [], in_channels
-        for i, (c_out, down) in enumerate(spec):
-            blocks.append(HatBlock(c, c_out, down, stem=i == 0))
-            c = c_out
-        self.blocks = nn.Sequential(*blocks)
-        self.fc = nn.Linear(c, 1, bias=False)
+        self.blocks = hat_blocks(in_channels, spec)
+        self.fc = nn.Linear(spec[-1][0], 1, bias=False)
         _init(self)
 
     def forward(self, x: Tensor) -> Tensor:
