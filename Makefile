@@ -7,7 +7,7 @@ export HATEBM_CACHE ?= $(CURDIR)/.cache/hatebm
 FMNIST    := $(HATEBM_CACHE)/fashion-mnist
 DEMO_OUT  ?= runs/demo
 
-.PHONY: env data demo test test-slow bench clean
+.PHONY: env data demo test bench clean
 
 env: $(BIN)/.installed
 $(BIN)/.installed: pyproject.toml
@@ -37,9 +37,6 @@ demo: env data
 
 test: env data
 	$(BIN)/python -m pytest -q
-
-test-slow: env data
-	$(BIN)/python -m pytest -q -m slow
 
 bench: env data
 	$(BIN)/python benchmarks/bench_tandem.py
