@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from hatebm.cli.train import launch
+from hatebm.cli.train import add_run_arguments, launch
 from hatebm.config import PRETRAIN_PRESETS, PretrainConfig, load_config, override, pretrain_preset, to_dict
 
 WHAT = {"gan": "an SN-GAN with hinge loss (the base generator for refinement, §4.1, and DDLS's discriminator)",
@@ -20,11 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         k = kinds.add_parser(kind, help=f"train {what}")
         names = ", ".join(n for n in sorted(PRETRAIN_PRESETS) if n.startswith(kind + "_"))
         k.add_argument("preset", help=f"preset name ({names}) or a config .json file")
-        k.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides (dotted keys)")
-        k.add_argument("--out", help="run folder (default: runs/<preset>)")
-        k.add_argument("--resume", action="store_true", help="continue the newest checkpoint in --out")
-        k.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
-        k.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+        add_run_arguments(k)
         k.set_defaults(func=run)
 
 

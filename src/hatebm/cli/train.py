@@ -16,12 +16,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "(dotted keys for sections, e.g. sampler.steps=20 data.root=/data). Joint presets "
                                    "(*_refine, *_retrofit) need generator.source=RUN_OR_FILE.")
     p.add_argument("preset", help=f"preset name ({', '.join(sorted(PRESETS))}) or a config .json file")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    add_run_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """Options every training command shares: overrides, --out, --resume, --dry-run, --no-progress."""
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides (dotted keys)")
     p.add_argument("--out", help="run folder (default: runs/<preset>)")
     p.add_argument("--resume", action="store_true", help="continue the newest checkpoint in --out")
     p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

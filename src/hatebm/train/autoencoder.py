@@ -15,8 +15,7 @@ from hatebm.config import PretrainConfig
 from hatebm.generate import LoadedModel
 from hatebm.nets import build_encoder, build_generator, latent_shape, project_sphere
 from hatebm.sampling import LangevinConfig
-from hatebm.train.data import load_training_data
-from hatebm.train.loop import (DataStream, Dist, TrainingRun, autocast, run_training, set_lr, setup, step_lr,
+from hatebm.train.loop import (Dist, TrainingRun, autocast, run_training, set_lr, setup, step_lr,
                                wrap_ddp)
 from hatebm.train.outputs import write_grid, write_samples
 
@@ -27,10 +26,7 @@ class AutoencoderRun(TrainingRun):
     kind, show = "ae", ("loss",)
 
     def __init__(self, cfg: PretrainConfig, env: Dist) -> None:
-        self.cfg, self.env = cfg, env
-        torch.manual_seed(cfg.seed * 1000 + env.rank)
-        self.data, self.info = load_training_data(cfg.data, cfg.model, cfg.seed)
-        self.stream = DataStream(self.data, cfg.batch_size, cfg.seed, env.rank, env.world)
+        self.start(cfg, env)
         self.enc = build_encoder(cfg.model).to(env.device)
         self.dec = build_generator(cfg.model).to(env.device)
         if cfg.channels_last:
@@ -42,7 +38,6 @@ class AutoencoderRun(TrainingRun):
         self.latent_shape = latent_shape(cfg.model)
         self.nets = {"encoder": self.enc, "generator": self.dec}
         self.opts = {"encoder": self.opt_enc, "generator": self.opt_dec}
-        self.step = 0
 
     def train_step(self) -> dict[str, float]:
         cfg = self.cfg

@@ -19,8 +19,7 @@ from hatebm.config import PretrainConfig
 from hatebm.generate import LoadedModel
 from hatebm.nets import build_discriminator, build_generator, latent_shape
 from hatebm.sampling import LangevinConfig, frozen
-from hatebm.train.data import load_training_data
-from hatebm.train.loop import (DataStream, Dist, TrainingRun, autocast, run_training, set_lr, setup, step_lr,
+from hatebm.train.loop import (Dist, TrainingRun, autocast, run_training, set_lr, setup, step_lr,
                                wrap_ddp)
 from hatebm.train.outputs import write_grid, write_samples
 
@@ -31,10 +30,7 @@ class GanRun(TrainingRun):
     kind, show = "gan", ("d_loss", "g_loss")
 
     def __init__(self, cfg: PretrainConfig, env: Dist) -> None:
-        self.cfg, self.env = cfg, env
-        torch.manual_seed(cfg.seed * 1000 + env.rank)
-        self.data, self.info = load_training_data(cfg.data, cfg.model, cfg.seed)
-        self.stream = DataStream(self.data, cfg.batch_size, cfg.seed, env.rank, env.world)
+        self.start(cfg, env)
         self.gen = build_generator(cfg.model).to(env.device)
         self.disc = build_discriminator(cfg.model).to(env.device)
         if cfg.channels_last:
@@ -46,7 +42,6 @@ class GanRun(TrainingRun):
         self.latent_shape = latent_shape(cfg.model)
         self.nets = {"generator": self.gen, "discriminator": self.disc}
         self.opts = {"generator": self.opt_gen, "discriminator": self.opt_disc}
-        self.step = 0
 
     def _latent(self) -> torch.Tensor:
         return torch.randn(self.cfg.batch_size, *self.latent_shape, device=self.env.device)

@@ -21,9 +21,8 @@ from hatebm.config import TrainConfig
 from hatebm.energy import HatEBM
 from hatebm.generators import check_generator, load_generator
 from hatebm.nets import build_hat
-from hatebm.train.data import load_training_data
 from hatebm.train.hatrun import HatRun
-from hatebm.train.loop import DataStream, Dist, run_training, setup, wrap_ddp
+from hatebm.train.loop import Dist, run_training, setup, wrap_ddp
 
 
 class Joint(HatRun):
@@ -36,10 +35,7 @@ class Joint(HatRun):
         if source is None:
             raise ValueError("a joint run needs a frozen generator: set generator.source to a run of `hatebm pretrain "
                              "gan|ae`, a TorchScript file, or package.module:function with generator.weights=FILE")
-        self.cfg, self.env = cfg, env
-        torch.manual_seed(cfg.seed * 1000 + env.rank)
-        self.data, self.info = load_training_data(cfg.data, cfg.model, cfg.seed)
-        self.stream = DataStream(self.data, cfg.batch_size, cfg.seed, env.rank, env.world)
+        self.start(cfg, env)
         self.source = load_generator(source, cfg.generator.weights, cfg.generator.latent_shape)
         self.gen = self.source.module.to(env.device)
         check_generator(self.source, self.data.shape[1:], f"generator {source}")
@@ -50,7 +46,6 @@ class Joint(HatRun):
         self.hat_train = wrap_ddp(self.hat, env)
         self.opt_hat = torch.optim.Adam(self.hat.parameters(), lr=cfg.lr_hat, betas=tuple(cfg.betas))
         self.nets, self.opts = {"hat": self.hat, "generator": self.gen}, {"hat": self.opt_hat}
-        self.step = 0
 
     def train_step(self) -> dict[str, float]:
         """One iteration: joint sampling (eqs 6-7), then one hat update (eq 8); returns the values to log."""

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from hatebm import checkpoint as ckpt
 from hatebm.config import PretrainConfig, TrainConfig, to_dict
-from hatebm.train.data import DataInfo
+from hatebm.train.data import DataInfo, load_training_data
 from hatebm.train.outputs import write_config
 
 
@@ -195,6 +195,13 @@ class TrainingRun:
     nets: dict[str, nn.Module]
     opts: dict[str, torch.optim.Optimizer]
     step: int = 0
+
+    def start(self, cfg: TrainConfig | PretrainConfig, env: Dist) -> None:
+        """Common start of every run: seed this rank, load the data in model space and open the batch stream."""
+        self.cfg, self.env, self.step = cfg, env, 0
+        torch.manual_seed(cfg.seed * 1000 + env.rank)
+        self.data, self.info = load_training_data(cfg.data, cfg.model, cfg.seed)
+        self.stream = DataStream(self.data, cfg.batch_size, cfg.seed, env.rank, env.world)
 
     def train_step(self) -> dict[str, float]:
         raise NotImplementedError

@@ -19,9 +19,8 @@ from hatebm.bank import Bank
 from hatebm.config import TrainConfig
 from hatebm.energy import HatEBM
 from hatebm.nets import build_generator, build_hat, latent_shape
-from hatebm.train.data import load_training_data
 from hatebm.train.hatrun import HatRun
-from hatebm.train.loop import DataStream, Dist, autocast, run_training, setup, wrap_ddp
+from hatebm.train.loop import Dist, autocast, run_training, setup, wrap_ddp
 
 
 class Tandem(HatRun):
@@ -30,10 +29,7 @@ class Tandem(HatRun):
     kind, show, mode = "tandem", ("energy_diff", "gen_loss"), "conditional"
 
     def __init__(self, cfg: TrainConfig, env: Dist) -> None:
-        self.cfg, self.env = cfg, env
-        torch.manual_seed(cfg.seed * 1000 + env.rank)
-        self.data, self.info = load_training_data(cfg.data, cfg.model, cfg.seed)
-        self.stream = DataStream(self.data, cfg.batch_size, cfg.seed, env.rank, env.world)
+        self.start(cfg, env)
         self.hat = build_hat(cfg.model).to(env.device)
         self.gen = build_generator(cfg.model).to(env.device)
         if cfg.channels_last and cfg.model.arch == "sngan":
@@ -47,7 +43,6 @@ class Tandem(HatRun):
                                             device=env.device)
         self.nets = {"hat": self.hat, "generator": self.gen}
         self.opts = {"hat": self.opt_hat, "generator": self.opt_gen}
-        self.step = 0
 
     def train_step(self) -> dict[str, float]:
         """One iteration of Fig 2; returns the values to log."""
