@@ -28,6 +28,7 @@ class ModelConfig:
     resolution: int = 32  # model image size; data are padded or resized to it
     channels: int = 3
     hat_width: int = 256  # also the width of the SN-GAN discriminator / the encoder when pretraining
+    hat_act: Literal["relu", "silu"] = "relu"  # hat net activation; the paper's is ReLU
     gen_width: int = 256  # also the width of the autoencoder decoder
     latent_dim: int = 128
     latent_shape: list[int] = field(default_factory=list)  # image-shaped latent [c, h, w]; empty = [latent_dim]

@@ -1,6 +1,7 @@
 """SN-GAN-family networks: shapes, batch independence of the hat net, fixed generator statistics."""
 import pytest
 import torch
+import torch.nn.functional as F
 
 from hatebm.nets import FixedBatchNorm2d, MLPGenerator, MLPHat, sngan_generator, sngan_hat
 
@@ -32,6 +33,20 @@ def test_hat_output_independent_of_batch(res):
         assert torch.allclose(hat(x[i:i + 1]), full[i:i + 1], atol=1e-5)
     other = torch.cat([x[:1], 10 * torch.randn(7, 3, res, res)])
     assert torch.allclose(hat(other)[0], full[0], atol=1e-5)
+
+
+def test_hat_activation_option():
+    """Same weights, SiLU in place of ReLU: matches a hand-written forward pass of the first block."""
+    torch.manual_seed(0)
+    relu, silu = sngan_hat(32, 8, 1), sngan_hat(32, 8, 1, act="silu")
+    silu.load_state_dict(relu.state_dict())
+    x = torch.randn(2, 1, 32, 32)
+    assert not torch.allclose(relu(x), silu(x))
+    b = silu.blocks[0]
+    expected = F.avg_pool2d(b.conv2(F.silu(b.conv1(x))), 2) + b.sc(F.avg_pool2d(x, 2))
+    assert torch.allclose(b(x), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="activation 'tanh'"):
+        sngan_hat(32, 8, 1, act="tanh")
 
 
 def test_hat_has_no_normalisation_or_spectral_norm():

@@ -7,7 +7,7 @@ CPU-sized models are the same code as the paper's. Weights use Glorot-uniform in
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -30,20 +30,25 @@ class FixedBatchNorm2d(nn.BatchNorm2d):
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
 
 
-class HatBlock(nn.Module):
-    """relu -> conv3x3 -> relu -> conv3x3 [-> avgpool2], plus a 1x1 shortcut when channels change or it downsamples.
-    The stem block (first block) has no leading relu and pools before its shortcut conv."""
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "silu": F.silu}
 
-    def __init__(self, c_in: int, c_out: int, down: bool, stem: bool = False) -> None:
+
+class HatBlock(nn.Module):
+    """act -> conv3x3 -> act -> conv3x3 [-> avgpool2], plus a 1x1 shortcut when channels change or it downsamples.
+    The stem block (first block) has no leading activation and pools before its shortcut conv. ``act`` is ReLU in
+    the paper; SiLU makes the input gradient (the Langevin drift) smooth."""
+
+    def __init__(self, c_in: int, c_out: int, down: bool, stem: bool = False, act: str = "relu") -> None:
         super().__init__()
+        self.act = ACTIVATIONS[act]
         self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
         self.sc = nn.Conv2d(c_in, c_out, 1) if (c_in != c_out or down) else None
         self.down, self.stem = down, stem
 
     def forward(self, x: Tensor) -> Tensor:
-        h = x if self.stem else F.relu(x)
-        h = self.conv2(F.relu(self.conv1(h)))
+        h = x if self.stem else self.act(x)
+        h = self.conv2(self.act(self.conv1(h)))
         if self.down:
             h = F.avg_pool2d(h, 2)
         s = x
@@ -56,26 +61,29 @@ class HatBlock(nn.Module):
         return h + s
 
 
-def hat_blocks(in_channels: int, spec: Sequence[tuple[int, bool]]) -> nn.Sequential:
+def hat_blocks(in_channels: int, spec: Sequence[tuple[int, bool]], act: str = "relu") -> nn.Sequential:
     """The residual stack of hat nets and discriminators; ``spec`` lists (channels, downsample) per block."""
+    if act not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {act!r}; choose one of {sorted(ACTIVATIONS)}")
     blocks, c = [], in_channels
     for i, (c_out, down) in enumerate(spec):
-        blocks.append(HatBlock(c, c_out, down, stem=i == 0))
+        blocks.append(HatBlock(c, c_out, down, stem=i == 0, act=act))
         c = c_out
     return nn.Sequential(*blocks)
 
 
 class HatNet(nn.Module):
-    """H(x): blocks -> relu -> global average pool -> linear (no bias). ``spec`` lists (channels, downsample)."""
+    """H(x): blocks -> act -> global average pool -> linear (no bias). ``spec`` lists (channels, downsample)."""
 
-    def __init__(self, in_channels: int, spec: Sequence[tuple[int, bool]]) -> None:
+    def __init__(self, in_channels: int, spec: Sequence[tuple[int, bool]], act: str = "relu") -> None:
         super().__init__()
-        self.blocks = hat_blocks(in_channels, spec)
+        self.blocks = hat_blocks(in_channels, spec, act)
+        self.act = ACTIVATIONS[act]
         self.fc = nn.Linear(spec[-1][0], 1, bias=False)
         _init(self)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.fc(F.relu(self.blocks(x)).mean(dim=(2, 3))).squeeze(1)
+        return self.fc(self.act(self.blocks(x)).mean(dim=(2, 3))).squeeze(1)
 
 
 class GenBlock(nn.Module):
@@ -138,9 +146,9 @@ def generator_channels(resolution: int, width: int) -> list[int]:
     raise ValueError(f"SN-GAN networks exist for 32, 64 and 128 px, not {resolution}; resize or pad the data")
 
 
-def sngan_hat(resolution: int = 32, width: int = 256, in_channels: int = 3) -> HatNet:
+def sngan_hat(resolution: int = 32, width: int = 256, in_channels: int = 3, act: str = "relu") -> HatNet:
     """The hat network of the paper for ``resolution`` px (paper widths: 256 @ 32, 1024 @ 64 and 128)."""
-    return HatNet(in_channels, hat_spec(resolution, width))
+    return HatNet(in_channels, hat_spec(resolution, width), act)
 
 
 def sngan_generator(resolution: int = 32, width: int = 256, out_channels: int = 3, latent_dim: int = 128,
