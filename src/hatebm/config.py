@@ -87,6 +87,7 @@ class TrainConfig:
     gen_loss_weight: float = 1000.0  # lambda in lambda * mean((G(Z') - X')^2)
     energy_reg: float = 0.0  # optional alpha * mean(H(X+)^2 + H(X-)^2); 0 = paper's loss
     hat_grad_clip: float | None = None  # optional max global grad norm of the hat network
+    grad_penalty: float = 0.0  # optional gamma * mean ||grad_x H(X+)||^2 (R1 on the data); 0 = paper's loss
     diverge_gap: float = 1e5  # |mean H(X+) - mean H(X-)| above this (or non-finite) stops the run as diverged
     seed: int = 0
     device: str = "auto"  # "auto" = cuda if available, else cpu
@@ -379,6 +380,8 @@ def validate(cfg: Config) -> Config:
         raise ValueError("the autoencoder's latent is image-shaped (§4.2): set model.latent_shape, e.g. 1,16,16")
     if len(cfg.betas) != 2:
         raise ValueError(f"betas needs two values, got {cfg.betas}")
+    if train and min(cfg.energy_reg, cfg.grad_penalty) < 0:
+        raise ValueError(f"energy_reg and grad_penalty must be >= 0, got {cfg.energy_reg} and {cfg.grad_penalty}")
     if train:
         dataclasses.replace(cfg.sampler)  # re-runs LangevinConfig's checks
     return cfg

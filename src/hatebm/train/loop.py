@@ -168,18 +168,26 @@ def wrap_ddp(net: nn.Module, env: Dist) -> nn.Module:
 def hat_update(hat: nn.Module, opt: torch.optim.Optimizer, x_pos: Tensor, x_neg: Tensor, cfg: TrainConfig,
                env: Dist) -> dict[str, float]:
     """One Adam step on eq 8: minimise mean H(X+) - mean H(X-) (divided by T, or plus ``energy_reg`` times the mean
-    squared energy). One pass over [X+; X-]: H is batch-independent. Returns the logged energies."""
+    squared energy), plus ``grad_penalty`` times the mean squared input-gradient norm of H at X+ when set.
+    One pass over [X+; X-]: H is batch-independent. Returns the logged energies."""
+    x_pos = x_pos.detach().requires_grad_(cfg.grad_penalty > 0)
     with autocast(env, cfg.amp):
         energies = hat(torch.cat([x_pos, x_neg])).float().reshape(-1)
     e_pos, e_neg = energies[: len(x_pos)], energies[len(x_pos):]
     gap = e_pos.mean() - e_neg.mean()
     loss = gap / cfg.temperature if cfg.energy_reg == 0 else gap + cfg.energy_reg * (energies**2).mean()
+    values = {}
+    if cfg.grad_penalty > 0:
+        (grad,) = torch.autograd.grad(e_pos.sum(), x_pos, create_graph=True)
+        r1 = grad.flatten(1).pow(2).sum(1).mean()
+        loss = loss + cfg.grad_penalty * r1
+        values["grad_pos"] = r1.sqrt().item()
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if cfg.hat_grad_clip is not None:
         nn.utils.clip_grad_norm_(hat.parameters(), cfg.hat_grad_clip)
     opt.step()
-    return {"energy_diff": gap.item(), "energy_pos": e_pos.mean().item(), "energy_neg": e_neg.mean().item()}
+    return {"energy_diff": gap.item(), "energy_pos": e_pos.mean().item(), "energy_neg": e_neg.mean().item(), **values}
 
 
 class TrainingRun:
