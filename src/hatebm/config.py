@@ -222,9 +222,9 @@ PRESETS: dict[str, Any] = {
         steps=100, eps_y=5e-4, eps_z=1e-3, max_drift_y=2.5), eval_steps=125, temperature=1e-3, lr_hat=1e-4,
         y_prior_std=0.1),
     "fashion_mnist_refine_cpu": lambda: _joint_fashion_cpu(LangevinConfig(
-        steps=30, eps_y=1e-4, eps_z=5e-3, max_drift_y=2.5), eval_steps=40, temperature=1e-3, lr_hat=5e-5, iters=800),
+        steps=30, eps_y=1e-4, eps_z=5e-3, max_drift_y=2.5), eval_steps=40, temperature=1e-3, lr_hat=5e-5, iters=500),
     "fashion_mnist_retrofit_cpu": lambda: _joint_fashion_cpu(LangevinConfig(
-        steps=30, eps_y=5e-4, eps_z=1e-3, max_drift_y=2.5), eval_steps=40, temperature=1e-3, lr_hat=1e-4, iters=800,
+        steps=30, eps_y=5e-4, eps_z=1e-3, max_drift_y=2.5), eval_steps=40, temperature=1e-3, lr_hat=1e-4, iters=500,
         noise=1e-2, y_prior_std=0.1),
     "joint_tiny": _joint_tiny,
 }
@@ -253,9 +253,9 @@ PRETRAIN_PRESETS: dict[str, Any] = {
         resolution=32, channels=3, gen_width=256, hat_width=256, latent_shape=[1, 16, 16], out_scale=2.0),
         iters=50_000, batch_size=128, lr_gen=1e-4, lr_disc=1e-4, betas=[0.9, 0.999], ckpt_every=5000),
     "gan_fashion_mnist_cpu": lambda: _pretrain_fashion_cpu("gan", model=ModelConfig(
-        resolution=32, channels=1, gen_width=32, hat_width=32, latent_dim=64, out_scale=1.0), iters=3000, n_dis=2),
+        resolution=32, channels=1, gen_width=32, hat_width=32, latent_dim=64, out_scale=1.0), iters=2000, n_dis=2),
     "ae_fashion_mnist_cpu": lambda: _pretrain_fashion_cpu("ae", model=ModelConfig(
-        resolution=32, channels=1, gen_width=32, hat_width=32, latent_shape=[1, 8, 8], out_scale=2.0), iters=3000,
+        resolution=32, channels=1, gen_width=32, hat_width=32, latent_shape=[1, 8, 8], out_scale=2.0), iters=2000,
         lr_gen=3e-4, lr_disc=3e-4, betas=[0.9, 0.999]),
     "gan_tiny": lambda: _pretrain_tiny("gan", model={"out_scale": 1.0}),
     "ae_tiny": lambda: _pretrain_tiny("ae", model={"latent_shape": [1, 8, 8]}, betas=[0.9, 0.999]),

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from hatebm import checkpoint as ckpt
-from hatebm.config import PretrainConfig, TrainConfig, to_dict
+from hatebm.config import PretrainConfig, TrainConfig, from_dict, to_dict
 from hatebm.train.data import DataInfo, load_training_data
 from hatebm.train.outputs import write_config
 
@@ -263,7 +263,8 @@ def run_training(run: Any, cfg: TrainConfig | PretrainConfig, out: str | Path, e
     log = StatsLog(out / "stats.jsonl" if env.main else None)
     if resume:
         tensors, state = ckpt.load(out)
-        saved = {k: v for k, v in state["config"].items() if k != "iters"}
+        # through from_dict, so that fields added to the config since the run started take their defaults
+        saved = {k: v for k, v in to_dict(from_dict(state["config"], type(cfg))).items() if k != "iters"}
         now = {k: v for k, v in to_dict(cfg).items() if k != "iters"}
         if saved != now:
             raise ValueError(f"--resume with a different config than the run in {out}; only iters may change")
