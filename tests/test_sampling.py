@@ -138,3 +138,15 @@ def test_bad_settings_are_rejected():
         ebm.sample(torch.randn(2, 5))
     with pytest.raises(ValueError, match="mode"):
         ebm.sample(2, "gibbs")
+
+
+@pytest.mark.parametrize("mode", ["conditional", "joint"])
+def test_states_stay_float32_under_bf16_autocast(mode):
+    """Networks may run in bf16, but Y and Z keep fp32 so that steps of size ~1e-4 are not rounded away."""
+    from hatebm.nets import sngan_generator, sngan_hat
+    torch.manual_seed(0)
+    ebm = HatEBM(sngan_hat(32, 8, 1), sngan_generator(32, 8, 1, latent_dim=4), (4,), temperature=1e-3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        r = ebm.sample(3, mode, LangevinConfig(steps=2, eps_y=1e-4, eps_z=1e-3))
+    assert r.x.dtype == r.y.dtype == r.z.dtype == torch.float32
+    assert r.y.abs().max() > 0

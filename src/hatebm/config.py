@@ -91,7 +91,7 @@ class TrainConfig:
     diverge_gap: float = 1e5  # |mean H(X+) - mean H(X-)| above this (or non-finite) stops the run as diverged
     seed: int = 0
     device: str = "auto"  # "auto" = cuda if available, else cpu
-    amp: bool = True  # bf16 autocast for network passes on GPU (Langevin states stay fp32)
+    amp: bool = True  # bf16 autocast for network passes on GPUs and bf16-capable CPUs (Langevin states stay fp32)
     channels_last: bool = True  # NHWC memory format for the image networks (faster convolutions on CPU and GPU)
     log_every: int = 10
     image_every: int = 500
@@ -127,7 +127,7 @@ class PretrainConfig:
     latent_noise: float = 2e-2  # AE: std of the Gaussian noise added to the projected code while training
     seed: int = 0
     device: str = "auto"
-    amp: bool = True  # bf16 autocast for network passes on GPU
+    amp: bool = True  # bf16 autocast for network passes on GPUs and bf16-capable CPUs
     channels_last: bool = True
     log_every: int = 10
     image_every: int = 500

@@ -90,7 +90,8 @@ class _Chain:
     def __init__(self, ebm: HatEBM, z: Tensor, cfg: LangevinConfig, track_z: bool) -> None:
         self.ebm, self.cfg = ebm, cfg
         self.z = z.detach().requires_grad_(track_z)
-        self.gz = ebm.generator(self.z) if track_z else ebm.generator(self.z).detach()
+        gz = ebm.generator(self.z).float()  # states stay fp32 under bf16 autocast
+        self.gz = gz if track_z else gz.detach()
         self.y = cfg.y0_scale * torch.randn_like(self.gz)
         self.drift_y = self.drift_z = 0.0
         self.path: list[dict[str, Tensor]] = []
@@ -119,7 +120,7 @@ class _Chain:
         if cfg.noise:
             z = z + cfg.eps_z * torch.randn_like(z)
         self.z = z.requires_grad_(True)
-        self.gz = self.ebm.generator(self.z)
+        self.gz = self.ebm.generator(self.z).float()
 
     def record(self, step: int) -> None:
         every = self.cfg.record_every
