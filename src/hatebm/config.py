@@ -192,10 +192,11 @@ def _joint_fashion_cpu(sampler: LangevinConfig, noise: float = 1e-3, **kw: Any) 
     small to move Y or Z within a few hundred iterations: measured here, the drifts were 4e-6 (Y) and 9e-5 (Z) per
     step against noise of 0.016 and 0.008, so the samples were the generator's plus noise. These presets use the
     tandem CPU recipe instead: the energy penalty fixes the hat's scale and T = 1e-8 makes the step sizes set the
-    drift (drift_Y = eps_Y^2 / (2T) * grad H: ~0.13 per step, drift_Z ~0.06, noise negligible).
+    drift (drift_Y = eps_Y^2 / (2T) * grad H: ~0.13 per step, drift_Z ~0.06 at eps_Z = 2e-4, noise negligible).
+    Retrofit takes a larger eps_Z (5e-4) with fewer steps: random sphere codes decode to noise, far from the AE's codes.
     """
     return TrainConfig(variant="joint", data=DataConfig(name="fashion_mnist", noise=noise),
-                       model=ModelConfig(resolution=32, channels=1, hat_width=32), sampler=sampler, eval_steps=40,
+                       model=ModelConfig(resolution=32, channels=1, hat_width=32), sampler=sampler,
                        temperature=1e-8, energy_reg=0.5, lr_hat=1e-4, iters=400, batch_size=32, log_every=10,
                        image_every=100, ckpt_every=100, eval_samples=1000, **kw)
 
@@ -230,9 +231,9 @@ PRESETS: dict[str, Any] = {
         steps=100, eps_y=5e-4, eps_z=1e-3, max_drift_y=2.5), eval_steps=125, temperature=1e-3, lr_hat=1e-4,
         y_prior_std=0.1),
     "fashion_mnist_refine_cpu": lambda: _joint_fashion_cpu(LangevinConfig(
-        steps=30, eps_y=2.5e-4, eps_z=2e-4, max_drift_y=2.5)),
+        steps=30, eps_y=2.5e-4, eps_z=2e-4, max_drift_y=2.5), eval_steps=40),
     "fashion_mnist_retrofit_cpu": lambda: _joint_fashion_cpu(LangevinConfig(
-        steps=30, eps_y=5e-4, eps_z=2e-4, max_drift_y=2.5), noise=1e-2, y_prior_std=0.1),
+        steps=20, eps_y=5e-4, eps_z=5e-4, max_drift_y=2.5), eval_steps=30, noise=1e-2, y_prior_std=0.1),
     "joint_tiny": _joint_tiny,
 }
 
