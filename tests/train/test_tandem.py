@@ -13,7 +13,7 @@ from hatebm.train.tandem import train
 
 
 def tiny(npz, *extra):
-    return override(preset("tiny"), [f"data.name=npz", f"data.root={npz}", "eval_samples=10", *extra])
+    return override(preset("tiny"), ["data.name=npz", f"data.root={npz}", "eval_samples=10", *extra])
 
 
 def test_cli_trains_a_few_iterations_and_samples(tiny_npz, tmp_path):
