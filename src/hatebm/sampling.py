@@ -80,7 +80,8 @@ def clip_per_sample(v: Tensor, max_norm: float | None) -> Tensor:
     return v * scale.view(-1, *([1] * (v.dim() - 1)))
 
 
-def _norm(v: Tensor) -> float:
+def mean_norm(v: Tensor) -> float:
+    """Mean over the batch of each sample's L2 norm."""
     return v.flatten(1).norm(dim=1).mean().item()
 
 
@@ -103,7 +104,7 @@ class _Chain:
         energy = self.ebm.energy_at(y, self.gz.detach(), None).sum()
         (grad,) = torch.autograd.grad(energy, y)
         drift = clip_per_sample(0.5 * cfg.eps_y**2 * grad, cfg.max_drift_y)
-        self.drift_y += _norm(drift)
+        self.drift_y += mean_norm(drift)
         y = y.detach() - drift
         if cfg.noise:
             y = y + cfg.eps_y * torch.randn_like(y)
@@ -115,7 +116,7 @@ class _Chain:
         energy = self.ebm.energy_at(self.y.detach(), self.gz, self.z).sum()
         (grad,) = torch.autograd.grad(energy, self.z)
         drift = 0.5 * cfg.eps_z**2 * grad
-        self.drift_z += _norm(drift)
+        self.drift_z += mean_norm(drift)
         z = self.z.detach() - drift
         if cfg.noise:
             z = z + cfg.eps_z * torch.randn_like(z)

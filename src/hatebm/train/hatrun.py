@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from hatebm.config import TrainConfig
 from hatebm.energy import HatEBM
-from hatebm.sampling import SampleResult
+from hatebm.sampling import SampleResult, mean_norm
 from hatebm.train.loop import TrainingRun, autocast, check_finite_gap, hat_update, set_lr, step_lr
 from hatebm.train.outputs import write_figures, write_samples
 
@@ -39,7 +39,7 @@ class HatRun(TrainingRun):
         x_pos = self.stream.next().to(self.env.device)
         x_pos = x_pos + self.cfg.data.noise * torch.randn_like(x_pos)
         values = hat_update(self.hat_train, self.opt_hat, x_pos, neg.x, self.cfg, self.env)
-        return {**values, "y_norm": _norm(neg.y), "drift_y": neg.drift_y, "lr_hat": self.opt_hat.param_groups[0]["lr"]}
+        return {**values, "y_norm": mean_norm(neg.y), "drift_y": neg.drift_y, "lr_hat": self.opt_hat.param_groups[0]["lr"]}
 
     def check(self, values: dict[str, float]) -> None:
         check_finite_gap(self.step, values["energy_diff"], self.cfg.diverge_gap, values)
@@ -50,6 +50,3 @@ class HatRun(TrainingRun):
     def final(self, out: Path) -> None:
         write_samples(out, self.ebm, self.cfg, self.info, self.cfg.eval_samples)
 
-
-def _norm(t: Tensor) -> float:
-    return t.flatten(1).norm(dim=1).mean().item()

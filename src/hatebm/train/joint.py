@@ -21,6 +21,7 @@ from hatebm.config import TrainConfig
 from hatebm.energy import HatEBM
 from hatebm.generators import check_generator, load_generator
 from hatebm.nets import build_hat
+from hatebm.sampling import mean_norm
 from hatebm.train.hatrun import HatRun
 from hatebm.train.loop import Dist, run_training, setup, wrap_ddp
 
@@ -52,7 +53,7 @@ class Joint(HatRun):
         neg = self.negatives()
         values = self.update_hat(neg)
         self.step += 1
-        return {**values, "z_norm": neg.z.flatten(1).norm(dim=1).mean().item(), "drift_z": neg.drift_z}
+        return {**values, "z_norm": mean_norm(neg.z), "drift_z": neg.drift_z}
 
     def extra_state(self) -> dict[str, Any]:
         return {"generator": self.source.spec, "latent_shape": list(self.source.latent_shape),
