@@ -30,6 +30,7 @@ def test_overrides_parse_types():
     assert cfg.iters == 1000 and cfg.sampler.steps == 7 and cfg.sampler.noise is False
     assert cfg.hat_grad_clip is None and cfg.lr_milestones == [10, 20] and cfg.data.root == "/x"
     assert cfg.sampler.max_drift_y is None
+    assert override(preset("tiny"), ["lr_milestones=[30, 40]", "betas=[0.5,0.9]"]).lr_milestones == [30, 40]
 
 
 @pytest.mark.parametrize("bad,msg", [

@@ -297,7 +297,8 @@ def _parse(value: str, tp: Any, key: str) -> Any:
             raise ValueError(f"{key} must be one of {list(args)}, got {value!r}")
         return value
     if origin is list:
-        return [_parse(v, args[0], key) for v in value.split(",") if v.strip()]
+        items = value.strip().removeprefix("[").removesuffix("]")  # "900,1800" or "[900,1800]"
+        return [_parse(v.strip(), args[0], key) for v in items.split(",") if v.strip()]
     if tp is bool:
         if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
             raise ValueError(f"{key} expects true or false, got {value!r}")
