@@ -59,3 +59,10 @@ def test_divergence_is_detected(tiny_npz, tmp_path):
     with pytest.raises(DivergenceError, match="diverged at step 1"):
         train(cfg, tmp_path / "d", progress=False)
     assert not (tmp_path / "d" / "checkpoints").exists()
+
+
+def test_amp_without_native_bf16_warns_and_trains_in_float32(tiny_npz, tmp_path, monkeypatch):
+    monkeypatch.setattr("hatebm.train.loop.native_bf16", lambda device: False)
+    with pytest.warns(UserWarning, match="no native bf16"):
+        out = train(tiny(tiny_npz, "amp=true", "iters=1", "eval_samples=0"), tmp_path / "a", progress=False)
+    assert json.loads((out / "stats.jsonl").read_text())["step"] == 1

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -282,6 +283,9 @@ def run_training(run: Any, cfg: TrainConfig | PretrainConfig, out: str | Path, e
         raise ValueError(f"{out} already holds checkpoints; pass --resume to continue it or choose a new --out")
     if env.main:
         write_config(out, cfg)
+        if cfg.amp and not native_bf16(env.device):
+            warnings.warn(f"amp=true but {env.device} has no native bf16 (AVX512-BF16 or AMX on CPUs): training in "
+                          "float32, about twice as slow as with bf16", stacklevel=2)
     bar = tqdm(total=cfg.iters, initial=run.step, disable=not (progress and env.main), desc=run.kind, unit="it")
     while run.step < cfg.iters:
         values = run.train_step()
