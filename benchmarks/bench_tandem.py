@@ -2,9 +2,8 @@
 
     python benchmarks/bench_tandem.py [--preset fashion_mnist_cpu] [--iters 10] [key=value ...]
 
-Also compares, side by side in the same run, bf16 autocast (``amp``, on CPUs with native bf16) against fp32, the
-networks in channels_last against NCHW memory format, and sampling with the hat net's 2-px border crop
-(``model.hat_crop``, for data padded 28 -> 32 px) against none.
+Also compares, side by side in the same run, bf16 autocast (``amp``, on CPUs with native bf16) against fp32 and the
+networks in channels_last against NCHW memory format.
 """
 from __future__ import annotations
 
@@ -43,35 +42,22 @@ def main() -> None:
     cfg.amp = not cfg.amp
     bf16, fp32 = (per_iter, per_iter_other) if cfg.amp else (per_iter_other, per_iter)
     z = run.ebm.latent(cfg.batch_size, env.device)
-
-    def sampling_time() -> float:
-        t0 = time.perf_counter()
-        for _ in range(3):
-            with autocast(env, cfg.amp):
-                run.ebm.sample(z, "conditional", cfg.sampler)
-        return (time.perf_counter() - t0) / 3
-
     per_sample = {}
     for fmt in (torch.contiguous_format, torch.channels_last):
         for net in (run.hat, run.gen):
             net.to(memory_format=fmt)
-        per_sample[fmt] = sampling_time()
+        t0 = time.perf_counter()
+        for _ in range(3):
+            with autocast(env, cfg.amp):
+                run.ebm.sample(z, "conditional", cfg.sampler)
+        per_sample[fmt] = (time.perf_counter() - t0) / 3
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    per_crop = {}
-    if cfg.model.arch == "sngan":
-        for crop in (0, 2):
-            run.hat.crop = crop
-            per_crop[crop] = sampling_time()
-        run.hat.crop = cfg.model.hat_crop
     print(f"seconds per tandem iteration: {per_iter:.3f}  ({cfg.iters} iters ~ {per_iter * cfg.iters / 60:.1f} min)")
     print(f"bf16 autocast vs fp32 per iteration: {bf16:.3f} s vs {fp32:.3f} s (ratio {fp32 / bf16:.2f}x; bf16 is used "
           f"{'here' if native_bf16(env.device) else 'only on GPUs and bf16-capable CPUs, so not here'})")
     print(f"seconds in Langevin sampling per iteration: {per_sample[fmt]:.3f} ({100 * per_sample[fmt] / per_iter:.0f}%)")
     print(f"sampling, channels_last vs NCHW: {per_sample[torch.channels_last]:.3f} s vs "
           f"{per_sample[torch.contiguous_format]:.3f} s (ratio {per_sample[torch.contiguous_format] / per_sample[torch.channels_last]:.2f}x)")
-    if per_crop:
-        print(f"sampling, hat crop 2 px vs none: {per_crop[2]:.3f} s vs {per_crop[0]:.3f} s "
-              f"(ratio {per_crop[0] / per_crop[2]:.2f}x)")
 
 
 if __name__ == "__main__":
