@@ -29,7 +29,6 @@ class ModelConfig:
     channels: int = 3
     hat_width: int = 256  # also the width of the SN-GAN discriminator / the encoder when pretraining
     hat_act: Literal["relu", "silu"] = "relu"  # hat net activation; the paper's is ReLU
-    hat_crop: int = 0  # border pixels the hat net ignores (2 skips Fashion-MNIST's padding to 32 px); 0 = paper
     gen_width: int = 256  # also the width of the autoencoder decoder
     latent_dim: int = 128
     latent_shape: list[int] = field(default_factory=list)  # image-shaped latent [c, h, w]; empty = [latent_dim]

@@ -49,25 +49,6 @@ def test_hat_activation_option():
         sngan_hat(32, 8, 1, act="tanh")
 
 
-def test_hat_crop_ignores_the_border():
-    """With crop c the energy is the uncropped net's energy of the centre, and the border has no input gradient."""
-    torch.manual_seed(0)
-    full, cropped = sngan_hat(32, 8, 1), sngan_hat(32, 8, 1, crop=2)
-    cropped.load_state_dict(full.state_dict())
-    x = torch.randn(3, 1, 32, 32, requires_grad=True)
-    energy = cropped(x)
-    assert torch.allclose(energy, full(x[..., 2:30, 2:30]), atol=1e-6)
-    (grad,) = torch.autograd.grad(energy.sum(), x)
-    assert grad[..., 2:30, 2:30].abs().min(dim=-1).values.max() > 0
-    border = torch.ones(32, 32, dtype=torch.bool)
-    border[2:30, 2:30] = False
-    assert grad[..., border].abs().max() == 0
-    with pytest.raises(ValueError, match="crop must be >= 0"):
-        sngan_hat(32, 8, 1, crop=-1)
-    with pytest.raises(ValueError, match="cannot crop 2 px"):
-        cropped(torch.randn(1, 1, 4, 4))
-
-
 def test_hat_has_no_normalisation_or_spectral_norm():
     hat = sngan_hat(32, 16, 3)
     assert not any(isinstance(m, torch.nn.modules.batchnorm._NormBase) for m in hat.modules())

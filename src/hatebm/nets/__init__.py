@@ -22,7 +22,7 @@ __all__ = ["Decoder", "Discriminator", "Encoder", "FixedBatchNorm2d", "Generator
 def build_hat(cfg: ModelConfig) -> nn.Module:
     if cfg.arch == "mlp":
         return MLPHat(cfg.channels, cfg.mlp_hidden, cfg.mlp_depth)
-    return sngan_hat(cfg.resolution, cfg.hat_width, cfg.channels, cfg.hat_act, cfg.hat_crop)
+    return sngan_hat(cfg.resolution, cfg.hat_width, cfg.channels, cfg.hat_act)
 
 
 def build_generator(cfg: ModelConfig) -> nn.Module:

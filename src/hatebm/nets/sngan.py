@@ -73,29 +73,16 @@ def hat_blocks(in_channels: int, spec: Sequence[tuple[int, bool]], act: str = "r
 
 
 class HatNet(nn.Module):
-    """H(x): blocks -> act -> global average pool -> linear (no bias). ``spec`` lists (channels, downsample).
+    """H(x): blocks -> act -> global average pool -> linear (no bias). ``spec`` lists (channels, downsample)."""
 
-    ``crop`` > 0 drops that many pixels from each image border first, so the net only sees (and only has an input
-    gradient on) the centre: for data padded to the model size (Fashion-MNIST 28 -> 32 px) it skips the padding,
-    about a quarter of the convolution work.
-    """
-
-    def __init__(self, in_channels: int, spec: Sequence[tuple[int, bool]], act: str = "relu", crop: int = 0) -> None:
+    def __init__(self, in_channels: int, spec: Sequence[tuple[int, bool]], act: str = "relu") -> None:
         super().__init__()
-        if crop < 0:
-            raise ValueError(f"crop must be >= 0 pixels, got {crop}")
         self.blocks = hat_blocks(in_channels, spec, act)
         self.act = ACTIVATIONS[act]
         self.fc = nn.Linear(spec[-1][0], 1, bias=False)
-        self.crop = crop
         _init(self)
 
     def forward(self, x: Tensor) -> Tensor:
-        c = self.crop
-        if c:
-            if min(x.shape[-2:]) <= 2 * c:
-                raise ValueError(f"cannot crop {c} px from each border of {tuple(x.shape[-2:])} images")
-            x = x[..., c:-c, c:-c]
         return self.fc(self.act(self.blocks(x)).mean(dim=(2, 3))).squeeze(1)
 
 
@@ -159,11 +146,9 @@ def generator_channels(resolution: int, width: int) -> list[int]:
     raise ValueError(f"SN-GAN networks exist for 32, 64 and 128 px, not {resolution}; resize or pad the data")
 
 
-def sngan_hat(resolution: int = 32, width: int = 256, in_channels: int = 3, act: str = "relu",
-              crop: int = 0) -> HatNet:
-    """The hat network of the paper for ``resolution`` px (paper widths: 256 @ 32, 1024 @ 64 and 128); ``crop``
-    border pixels are ignored (:class:`HatNet`)."""
-    return HatNet(in_channels, hat_spec(resolution, width), act, crop)
+def sngan_hat(resolution: int = 32, width: int = 256, in_channels: int = 3, act: str = "relu") -> HatNet:
+    """The hat network of the paper for ``resolution`` px (paper widths: 256 @ 32, 1024 @ 64 and 128)."""
+    return HatNet(in_channels, hat_spec(resolution, width), act)
 
 
 def sngan_generator(resolution: int = 32, width: int = 256, out_channels: int = 3, latent_dim: int = 128,
