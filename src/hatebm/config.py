@@ -85,6 +85,7 @@ class TrainConfig:
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     bank_size: int = 10_000
     gen_loss_weight: float = 1000.0  # lambda in lambda * mean((G(Z') - X')^2)
+    gen_steps: int = 1  # generator Adam steps per iteration, each on its own B bank pairs (new pairs go to the first B)
     energy_reg: float = 0.0  # optional alpha * mean(H(X+)^2 + H(X-)^2); 0 = paper's loss
     hat_grad_clip: float | None = None  # optional max global grad norm of the hat network
     grad_penalty: float = 0.0  # optional gamma * mean ||grad_x H(X+)||^2 (R1 on the data); 0 = paper's loss
@@ -148,24 +149,25 @@ def _tiny() -> TrainConfig:
 
 
 def _fashion_cpu() -> TrainConfig:
-    """The demo: tandem synthesis on Fashion-MNIST sized for 2 CPU cores (~16 min with bf16).
+    """The demo: tandem synthesis on Fashion-MNIST sized for 2 CPU cores (~17 min with bf16).
 
     Departures from the paper's settings, each measured here (docs/results.md): batch 16 and K = 25 (at a fixed wall
     time, more and cheaper updates beat larger batches: batch 32 / 2,600 iterations gave FID 85.6, batch 16 / 4,200
-    gave 82.4, batch 12 / 5,200 gave 85.9 with a drifting energy gap); a small bank (1,000, so the generator learns from
-    the last ~60 iterations); generator lr 5e-4; the energy penalty ``energy_reg * mean(H^2)``; hat and generator lr
-    x0.3 at 35 % and 70 % of the run; and a Y drift clip of 0.5 instead of 2.5. Without the tighter clip the hat
-    network's input gradient kept sharpening even at lr 9e-6: the per-step drift grew to the 2.5 clip while ||Y|| stayed
-    flat (the chains oscillate) and FID worsened. bf16 autocast where the CPU has it (``amp``): 1.9x per iteration.
-    Final samples take K = 80 steps, chosen against 1,000 *training* images (FID at K 40 / 60 / 80 / 120: 84.7 / 81.7 /
-    79.7 / 81.5), not the test images the demo is scored on.
+    gave 82.4, batch 12 / 5,200 gave 85.9 with a drifting energy gap); two generator steps per iteration (``gen_steps``,
+    each on its own bank pairs: the generator keeps up with the refined samples, FID 75.2 against 81.1 with one step
+    and 300 more iterations); a small bank (1,000, so the generator learns from the last ~60 iterations); generator lr
+    5e-4; the energy penalty ``energy_reg * mean(H^2)``; hat and generator lr x0.3 at 35 % and 70 % of the run; and a
+    Y drift clip of 0.5 instead of 2.5. Without the tighter clip the hat network's input gradient kept sharpening even
+    at lr 9e-6: the per-step drift grew to the 2.5 clip while ||Y|| stayed flat (the chains oscillate) and FID
+    worsened. bf16 autocast where the CPU has it (``amp``): 1.5-1.9x per iteration. Final samples take K = 80 steps,
+    chosen against 1,000 *training* images, not the test images the demo is scored on.
     """
     return TrainConfig(
         data=DataConfig(name="fashion_mnist"),
         model=ModelConfig(resolution=32, channels=1, hat_width=32, gen_width=48, latent_dim=64, out_scale=2.0),
         sampler=LangevinConfig(steps=25, eps_y=5e-4, max_drift_y=0.5), eval_steps=80, amp=True,
-        iters=4200, batch_size=16, lr_hat=1e-4, lr_gen=5e-4, lr_milestones=[1450, 2900], lr_gamma=0.3, bank_size=1000,
-        energy_reg=0.5, log_every=10, image_every=100, ckpt_every=100, eval_samples=1000)
+        iters=3800, batch_size=16, lr_hat=1e-4, lr_gen=5e-4, lr_milestones=[1330, 2660], lr_gamma=0.3, bank_size=1000,
+        gen_steps=2, energy_reg=0.5, log_every=10, image_every=100, ckpt_every=100, eval_samples=1000)
 
 
 def _toy_cpu() -> TrainConfig:
@@ -365,7 +367,8 @@ def validate(cfg: Config) -> Config:
                 "log_every": cfg.log_every, "image_every": cfg.image_every, "ckpt_every": cfg.ckpt_every,
                 "model.latent_dim": cfg.model.latent_dim}
     if train:
-        positive.update({"bank_size": cfg.bank_size, "temperature": cfg.temperature, "lr_hat": cfg.lr_hat})
+        positive.update({"bank_size": cfg.bank_size, "temperature": cfg.temperature, "lr_hat": cfg.lr_hat,
+                         "gen_steps": cfg.gen_steps})
         if cfg.y_prior_std is not None:
             positive["y_prior_std"] = cfg.y_prior_std
     else:
@@ -373,8 +376,9 @@ def validate(cfg: Config) -> Config:
     for key, value in positive.items():
         if not value > 0:
             raise ValueError(f"{key} must be positive, got {value}")
-    if train and cfg.variant == "tandem" and cfg.bank_size < cfg.batch_size:
-        raise ValueError(f"bank_size ({cfg.bank_size}) must be at least batch_size ({cfg.batch_size})")
+    if train and cfg.variant == "tandem" and cfg.bank_size < cfg.batch_size * cfg.gen_steps:
+        raise ValueError(f"bank_size ({cfg.bank_size}) must be at least batch_size x gen_steps "
+                         f"({cfg.batch_size} x {cfg.gen_steps})")
     if train and cfg.variant == "tandem" and cfg.generator.source is not None:
         raise ValueError("generator.source applies to joint runs only; set variant=joint or drop generator.source")
     if cfg.model.channels not in (1, 2, 3) or (cfg.model.arch == "sngan" and cfg.model.channels == 2):

@@ -66,3 +66,17 @@ def test_amp_without_native_bf16_warns_and_trains_in_float32(tiny_npz, tmp_path,
     with pytest.warns(UserWarning, match="no native bf16"):
         out = train(tiny(tiny_npz, "amp=true", "iters=1", "eval_samples=0"), tmp_path / "a", progress=False)
     assert json.loads((out / "stats.jsonl").read_text())["step"] == 1
+
+
+def test_gen_steps_take_extra_generator_steps_on_fresh_bank_pairs(tiny_npz):
+    from hatebm.train.loop import setup
+    from hatebm.train.tandem import Tandem
+
+    run = Tandem(tiny(tiny_npz, "gen_steps=3", "amp=false"), setup("cpu"))
+    before = run.bank.x.clone()
+    run.train_step()
+    assert run.opt_gen.state[next(iter(run.gen.parameters()))]["step"] == 3
+    changed = (run.bank.x != before).flatten(1).any(1)
+    assert changed.sum() == run.cfg.batch_size  # only this step's B new pairs are written back
+    with pytest.raises(ValueError, match=r"batch_size x gen_steps \(8 x 5\)"):
+        tiny(tiny_npz, "gen_steps=5")

@@ -4,8 +4,9 @@ Each iteration:
 1. Z ~ N(0, I); Y_K from K conditional Langevin steps (§3.3) starting at Y0 = 0; X- = G(Z) + Y_K.
 2. Hat update (eq 8): minimise mean H(X+) - mean H(X-), X+ = data + sigma_data * N(0, I).
 3. Generator update (eq 12 against past models): draw B bank pairs (X', Z') without replacement,
-   minimise lambda * mean((G(Z') - X')^2) with one Adam step.
-4. Write this iteration's (X-, Z) into the drawn bank slots.
+   minimise lambda * mean((G(Z') - X')^2) with one Adam step (``gen_steps`` > 1: that many steps, each on its own
+   B pairs of one draw without replacement; the paper takes one).
+4. Write this iteration's (X-, Z) into the first B drawn bank slots.
 """
 from __future__ import annotations
 
@@ -49,15 +50,21 @@ class Tandem(HatRun):
         cfg = self.cfg
         neg = self.negatives()
         values = self.update_hat(neg)
-        idx, x_bank, z_bank = self.bank.draw(cfg.batch_size)  # generator update, eq 12 against the bank
-        with autocast(self.env, cfg.amp):
-            gen_loss = cfg.gen_loss_weight * (self.gen_train(z_bank).float() - x_bank).pow(2).mean()
-        self.opt_gen.zero_grad(set_to_none=True)
-        gen_loss.backward()
-        self.opt_gen.step()
-        self.bank.write(idx, neg.x, neg.z)
+        idx, x_bank, z_bank = self.bank.draw(cfg.batch_size * cfg.gen_steps)  # generator update, eq 12
+        losses = [self.update_generator(x, z) for x, z in zip(x_bank.split(cfg.batch_size),
+                                                               z_bank.split(cfg.batch_size))]
+        self.bank.write(idx[:cfg.batch_size], neg.x, neg.z)
         self.step += 1
-        return {**values, "gen_loss": gen_loss.item()}
+        return {**values, "gen_loss": sum(losses) / len(losses)}
+
+    def update_generator(self, x_bank: Tensor, z_bank: Tensor) -> float:
+        """One Adam step on lambda * mean((G(Z') - X')^2) over bank pairs (eq 12 against past hat networks)."""
+        with autocast(self.env, self.cfg.amp):
+            loss = self.cfg.gen_loss_weight * (self.gen_train(z_bank).float() - x_bank).pow(2).mean()
+        self.opt_gen.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_gen.step()
+        return loss.item()
 
     # -- checkpoints: networks, optimisers, stream and RNG (TrainingRun) plus the bank ----------------------------
     def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
