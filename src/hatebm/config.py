@@ -152,16 +152,16 @@ def _fashion_cpu() -> TrainConfig:
     """The demo: tandem synthesis on Fashion-MNIST sized for 2 CPU cores (~16 min with bf16).
 
     Departures from the paper's settings, each measured here (docs/results.md): batch 16 and K = 25 (at a fixed wall
-    time, more and cheaper updates beat larger batches: batch 32 / 2,600 iterations gave FID 85.6, batch 16 / 4,200
-    gave 82.4, batch 12 / 5,200 gave 85.9 with a drifting energy gap); three generator steps per iteration
-    (``gen_steps``, each on its own bank pairs: the generator keeps up with the refined samples and the Langevin drift
-    stays below its clip; FID 72.0 / 85.8 for seeds 0 / 1 against 75.2 / 87.0 with two steps and 3,800 iterations,
-    81.1 with one step and 4,200); a small bank (1,000, so the generator learns from the last ~60 iterations);
-    generator lr 5e-4; the energy penalty ``energy_reg * mean(H^2)``; hat and generator lr x0.3 at 35 % and 70 % of the run; and a
-    Y drift clip of 0.5 instead of 2.5. Without the tighter clip the hat network's input gradient kept sharpening even
-    at lr 9e-6: the per-step drift grew to the 2.5 clip while ||Y|| stayed flat (the chains oscillate) and FID
-    worsened. bf16 autocast where the CPU has it (``amp``): 1.5-1.9x per iteration. Final samples take K = 80 steps,
-    chosen against 1,000 *training* images, not the test images the demo is scored on.
+    time, more and cheaper updates beat larger batches: batch 32 / 2,600 iterations gave FID 85.6, batch 16 / 4,200 gave
+    82.4, batch 12 / 5,200 gave 85.9 with a drifting energy gap); three generator steps per iteration (``gen_steps``,
+    each on its own bank pairs: the generator keeps up with the refined samples and the Langevin drift stays below its
+    clip; FID 72.0 / 85.8 for seeds 0 / 1 against 75.2 / 87.0 with two steps and 3,800 iterations, 81.1 with one step
+    and 4,200); a small bank (1,000, so the generator learns from the last ~60 iterations); generator lr 5e-4; the
+    energy penalty ``energy_reg * mean(H^2)``; hat and generator lr x0.3 at 35 % and 70 % of the run; and a Y drift clip
+    of 0.5 instead of 2.5. Without the tighter clip the hat network's input gradient kept sharpening even at lr 9e-6:
+    the per-step drift grew to the 2.5 clip while ||Y|| stayed flat (the chains oscillate) and FID worsened. bf16
+    autocast where the CPU has it (``amp``): 1.5-1.9x per iteration. Final samples take K = 80 steps, chosen against
+    1,000 *training* images, not the test images the demo is scored on.
     """
     return TrainConfig(
         data=DataConfig(name="fashion_mnist"),
