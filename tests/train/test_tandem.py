@@ -8,8 +8,8 @@ from safetensors.torch import load_file
 
 from hatebm.cli import main
 from hatebm.config import override, preset
-from hatebm.train.loop import DivergenceError
-from hatebm.train.tandem import train
+from hatebm.train.loop import DivergenceError, setup
+from hatebm.train.tandem import Tandem, train
 
 
 def tiny(npz, *extra):
@@ -69,9 +69,6 @@ def test_amp_without_native_bf16_warns_and_trains_in_float32(tiny_npz, tmp_path,
 
 
 def test_gen_steps_take_extra_generator_steps_on_fresh_bank_pairs(tiny_npz):
-    from hatebm.train.loop import setup
-    from hatebm.train.tandem import Tandem
-
     run = Tandem(tiny(tiny_npz, "gen_steps=3", "amp=false"), setup("cpu"))
     before = run.bank.x.clone()
     run.train_step()
