@@ -1,6 +1,6 @@
-"""Images per second of FID feature extraction (`hatebm.eval.fid.inception_features`).
+"""Images per second of FID feature extraction (`hatebm.eval.inception.inception_features`).
 
-    python benchmarks/bench_features.py                       # 28×28 grey and 32×32 RGB, batch 4 and 16: ~20-30 s
+    python benchmarks/bench_features.py                       # 28×28 grey and 32×32 RGB, batch 4 and 16
     python benchmarks/bench_features.py --n 256 --batch-sizes 50 100 --device cuda
 
 Threads: all cores unless OMP_NUM_THREADS is set (`--threads` sets it); on a machine shared with other jobs,
@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from hatebm.eval.fid import inception_features
+from hatebm.eval.inception import inception_features
 
 SHAPES = {"28x28 grey": (28, 28, 1), "32x32 RGB": (32, 32, 3)}
 
@@ -22,7 +22,7 @@ SHAPES = {"28x28 grey": (28, 28, 1), "32x32 RGB": (32, 32, 3)}
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=16, help="images per measurement (default 16)")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[4, 16])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[4, 16], help="batch sizes to measure")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads (default: all cores or $OMP_NUM_THREADS)")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")

@@ -9,15 +9,15 @@ from hatebm import checkpoint as ckpt
 
 def test_save_load_round_trip_and_pruning(tmp_path):
     for step in (1, 2, 3):
-        ckpt.save(tmp_path, step, {"a": torch.full((2,), float(step))}, {"note": step}, keep=2)
+        ckpt.write_files(tmp_path, step, {"a": torch.full((2,), float(step))}, {"note": step}, keep=2)
     found = ckpt.list_checkpoints(tmp_path)
     assert [p.name for p in found] == ["step_00000002", "step_00000003"]
-    tensors, state = ckpt.load(tmp_path)
+    tensors, state = ckpt.read_files(tmp_path)
     assert state["step"] == 3 and state["note"] == 3 and torch.equal(tensors["a"], torch.full((2,), 3.0))
 
 
 def test_interrupted_write_is_ignored(tmp_path):
-    ckpt.save(tmp_path, 5, {"a": torch.zeros(1)}, {})
+    ckpt.write_files(tmp_path, 5, {"a": torch.zeros(1)}, {})
     broken = tmp_path / "checkpoints" / ".tmp_step_00000010_123"  # what a crash mid-write leaves
     broken.mkdir()
     (broken / "state.json").write_text("{")
@@ -26,11 +26,11 @@ def test_interrupted_write_is_ignored(tmp_path):
 
 def test_missing_and_corrupt(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        ckpt.load(tmp_path)
-    path = ckpt.save(tmp_path, 1, {"a": torch.zeros(1)}, {})
+        ckpt.read_files(tmp_path)
+    path = ckpt.write_files(tmp_path, 1, {"a": torch.zeros(1)}, {})
     (path / "tensors.safetensors").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="unreadable"):
-        ckpt.load(path)
+        ckpt.read_files(path)
 
 
 def test_optimizer_state_round_trip():
@@ -45,3 +45,38 @@ def test_optimizer_state_round_trip():
     ckpt.restore_optimizer(opt2, tensors, groups)
     assert opt2.param_groups[0]["lr"] == 0.1
     assert torch.equal(opt2.state[q]["exp_avg"], opt.state[p]["exp_avg"])
+
+
+def test_checkpoint_schema_round_trip(tmp_path):
+    from hatebm.checkpoint import Checkpoint, GeneratorSpec
+    from hatebm.config import preset
+    from hatebm.data import DataInfo
+
+    saved = Checkpoint(3, preset("tiny"), DataInfo(28, 28, 1), GeneratorSpec({"type": "hatebm", "model": {}}, (16,)),
+                       ckpt.NATIVE, {"hat": {"w": torch.ones(2)}, "generator": {"b": torch.zeros(1)}},
+                       {"hat": ({"0.step": torch.tensor(1.0)}, [{"lr": 0.1, "params": [0]}])}, {"epoch": 1, "pos": 8},
+                       {"rng.torch": torch.get_rng_state()}, (torch.zeros(4, 1), torch.ones(4, 16)))
+    back = ckpt.load(ckpt.save(tmp_path, saved))
+    assert back.step == 3 and back.config == saved.config and back.data_info == saved.data_info
+    assert back.generator == saved.generator and back.hat == ckpt.NATIVE and back.stream == saved.stream
+    assert torch.equal(back.nets["hat"]["w"], torch.ones(2)) and set(back.nets) == {"hat", "generator"}
+    assert back.optimizers["hat"][1] == [{"lr": 0.1, "params": [0]}] and torch.equal(back.bank[1], torch.ones(4, 16))
+
+
+def test_format_1_checkpoints_load_and_unknown_formats_are_refused(tmp_path):
+    """A state.json of the first format (runs told apart by ``kind``, one config class for tandem and joint runs)."""
+    from hatebm.config import TandemConfig, preset, to_dict
+
+    old = {k: v for k, v in to_dict(preset("tiny")).items() if k != "run"}
+    old.update(variant="tandem", generator={"source": None, "weights": None, "latent_shape": []}, y_prior_std=None,
+               z_prior=False)
+    state = {"kind": "tandem", "config": old, "data_info": {"height": 28, "width": 28, "channels": 1},
+             "optim_groups": {}, "stream": {"epoch": 0, "pos": 0}}
+    ckpt.write_files(tmp_path / "old", 4, {"hat.w": torch.ones(1), "generator.b": torch.ones(1)}, state)
+    back = ckpt.load(tmp_path / "old")
+    assert isinstance(back.config, TandemConfig) and back.config == preset("tiny") and back.hat == ckpt.NATIVE
+    assert back.generator.spec["type"] == "hatebm" and back.generator.latent_shape == (16,)
+    assert not back.generator.sphere and back.step == 4
+    ckpt.write_files(tmp_path / "new", 1, {}, {"format": 99})
+    with pytest.raises(ValueError, match="checkpoint format 99"):
+        ckpt.load(tmp_path / "new")

@@ -47,7 +47,7 @@ def test_unknown_preset_and_keys_in_files():
     with pytest.raises(ValueError, match="unknown preset"):
         preset("nope")
     with pytest.raises(ValueError, match="unknown config keys"):
-        from_dict({"iters": 3, "colour": "red"})
+        from_dict({"run": "tandem", "iters": 3, "colour": "red"})
 
 
 def test_cli_dry_run_prints_resolved_config(capsys):

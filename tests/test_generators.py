@@ -8,8 +8,10 @@ from safetensors.torch import save_file
 from torch import nn
 
 from hatebm import checkpoint as ckpt
-from hatebm.config import ModelConfig, PretrainConfig, to_dict
-from hatebm.generators import build_from_spec, check_generator, load_generator
+from hatebm.checkpoint import Checkpoint, GeneratorSpec
+from hatebm.config import GanConfig, ModelConfig, to_dict
+from hatebm.data import DataInfo
+from hatebm.generators import build_from_spec, check_generator, load_generator, native_spec
 from hatebm.nets import build_generator
 
 MODEL = ModelConfig(resolution=32, channels=1, gen_width=8, latent_dim=16, out_scale=1.0)
@@ -32,8 +34,8 @@ def same_function(a: nn.Module, b: nn.Module, shape=(16,)) -> bool:
 
 def test_hatebm_checkpoint_source(tmp_path):
     g = trained_like()
-    ckpt.save(tmp_path / "run", 7, ckpt.prefixed("generator", g.state_dict()),
-              {"kind": "gan", "config": to_dict(PretrainConfig(model=MODEL)), "data_info": {}})
+    ckpt.save(tmp_path / "run", Checkpoint(7, GanConfig(model=MODEL), DataInfo(28, 28, 1),
+                                           GeneratorSpec(native_spec(MODEL), (16,)), None, {"generator": g.state_dict()}))
     loaded = load_generator(str(tmp_path / "run"))
     assert loaded.latent_shape == (16,) and loaded.spec["type"] == "hatebm" and not loaded.sphere
     assert same_function(loaded.module, g)

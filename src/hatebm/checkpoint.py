@@ -1,15 +1,33 @@
-"""Atomic checkpoints (DESIGN §6): one folder per checkpoint, never a pickle.
+"""Checkpoints (DESIGN §6): one schema, :class:`Checkpoint`, written and read here only; never a pickle.
 
-``<run>/checkpoints/step_00000100/`` holds ``tensors.safetensors`` (network weights under ``hat.``/``generator.``,
-optimiser state under ``optim.<name>.``, the bank, RNG states and any other tensors) and ``state.json`` (step, the
-resolved config, optimiser hyper-parameters, sampler settings and other plain values). The folder is written under a
-temporary name and renamed into place, so a crash never leaves a half-written checkpoint behind.
+``<run>/checkpoints/step_00000100/`` holds ``tensors.safetensors`` and ``state.json``:
+
+========================  =========================================================================================
+tensors                   ``<net>.<param>`` network weights (``hat``, ``generator``, ``discriminator``, ``encoder``);
+                          ``optim.<net>.<i>.<key>`` optimiser state; ``bank.x`` / ``bank.z`` (tandem runs);
+                          ``rng.torch`` (and ``rng.cuda``) RNG states
+``format``                schema version (:data:`FORMAT`)
+``step``                  optimisation steps done
+``run`` / ``config``      the config's class and its values (:func:`hatebm.config.to_dict`)
+``data_info``             the training data's original H, W, C
+``optim_groups``          each optimiser's param groups
+``stream``                the data stream's position (epoch, pos)
+``generator``             how to rebuild the generator: ``spec``, ``latent_shape``, ``sphere``
+``hat``                   the hat network's spec (runs that learn one), else null
+========================  =========================================================================================
+
+Specs are ``{"type": "hatebm"}`` (a hatebm network; generators carry their ``model`` section), ``{"type": "torchscript", "path": ...}``,
+``{"type": "factory", "factory": "module:function"}`` or ``{"type": "custom", "class": "module.Class"}`` (a module
+passed to :func:`hatebm.train`, which must be passed again to load the run). The folder is written under a temporary
+name and renamed into place, so a crash never leaves a half-written checkpoint behind. Checkpoints of the first
+format (no ``format`` entry) are read through :func:`_from_format_1`.
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +35,108 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from hatebm.config import RunConfig, from_dict, to_dict
+from hatebm.data import DataInfo
+
 STATE, TENSORS, PREFIX = "state.json", "tensors.safetensors", "step_"
+FORMAT = 2
+NATIVE = {"type": "hatebm"}
+
+
+@dataclass
+class GeneratorSpec:
+    """How a checkpoint's generator is rebuilt: architecture ``spec``, latent shape, and whether its latents live on
+    the sphere of radius sqrt(m) (autoencoder decoders)."""
+
+    spec: dict[str, Any]
+    latent_shape: tuple[int, ...]
+    sphere: bool = False
+
+
+@dataclass
+class Checkpoint:
+    """Everything a run saves: networks, optimisers, RNG, data position, and what rebuilds its model."""
+
+    step: int
+    config: RunConfig
+    data_info: DataInfo
+    generator: GeneratorSpec
+    hat: dict[str, Any] | None  # None: the run learns no hat network (GAN, autoencoder)
+    nets: dict[str, dict[str, Tensor]]  # network name -> state dict
+    optimizers: dict[str, tuple[dict[str, Tensor], list[dict[str, Any]]]] = field(default_factory=dict)
+    stream: dict[str, int] = field(default_factory=dict)
+    rng: dict[str, Tensor] = field(default_factory=dict)
+    bank: tuple[Tensor, Tensor] | None = None  # tandem runs: the (X, Z) bank of §3.4
+
+    def files(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """The (tensors, state.json) pair that stores this checkpoint."""
+        tensors = dict(self.rng)
+        for name, weights in self.nets.items():
+            tensors.update({f"{name}.{k}": v for k, v in weights.items()})
+        for name, (flat, _) in self.optimizers.items():
+            tensors.update({f"optim.{name}.{k}": v for k, v in flat.items()})
+        if self.bank is not None:
+            tensors["bank.x"], tensors["bank.z"] = self.bank
+        g = self.generator
+        state = {"format": FORMAT, **to_dict_tagged(self.config), "data_info": vars(self.data_info),
+                 "optim_groups": {name: groups for name, (_, groups) in self.optimizers.items()},
+                 "stream": self.stream, "hat": self.hat,
+                 "generator": {"spec": g.spec, "latent_shape": list(g.latent_shape), "sphere": g.sphere}}
+        return tensors, state
+
+    @classmethod
+    def from_files(cls, tensors: dict[str, Tensor], state: dict[str, Any], where: str = "checkpoint") -> Checkpoint:
+        """Parse a checkpoint's tensors and state.json (either format)."""
+        if "format" not in state:
+            state = _from_format_1(state)
+        if state["format"] != FORMAT:
+            raise ValueError(f"{where} has checkpoint format {state['format']}, this hatebm reads format {FORMAT} "
+                             "(and 1): upgrade hatebm to read it")
+        try:
+            config = from_dict({"run": state["run"], **state["config"]})
+            groups = state["optim_groups"]
+            g = state["generator"]
+            generator = GeneratorSpec(g["spec"], tuple(int(s) for s in g["latent_shape"]), bool(g["sphere"]))
+            info, step, stream, hat = DataInfo(**state["data_info"]), int(state["step"]), state["stream"], state["hat"]
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"{where}: state.json lacks or garbles {err}; use another checkpoint of the run") from None
+        nets: dict[str, dict[str, Tensor]] = {}
+        for key, value in tensors.items():
+            head, _, rest = key.partition(".")
+            if head not in ("optim", "bank", "rng"):
+                nets.setdefault(head, {})[rest] = value
+        optimizers = {name: (subdict(tensors, f"optim.{name}"), groups[name]) for name in groups}
+        bank = (tensors["bank.x"], tensors["bank.z"]) if "bank.x" in tensors else None
+        rng = {k: v for k, v in tensors.items() if k.startswith("rng.")}
+        return cls(step, config, info, generator, hat, nets, optimizers, stream, rng, bank)
+
+
+def to_dict_tagged(cfg: RunConfig) -> dict[str, Any]:
+    """``{"run": kind, "config": values}`` as stored in state.json."""
+    d = to_dict(cfg)
+    return {"run": d.pop("run"), "config": d}
+
+
+def _from_format_1(state: dict[str, Any]) -> dict[str, Any]:
+    """A first-format state.json in this format: runs were told apart by ``kind`` (tandem, joint, gan, ae) and the
+    config's ``variant``; tandem and joint configs shared one class, GAN and autoencoder configs another."""
+    kind = state.get("kind", "tandem")
+    run = {"ae": "autoencoder"}.get(kind, kind)
+    config = dict(state["config"])
+    config.pop("variant", None)
+    config.pop("kind", None)
+    if run == "autoencoder":
+        config["lr_enc"] = config.pop("lr_disc")
+    drop = {"tandem": ("generator", "y_prior_std", "z_prior"), "joint": ("lr_gen", "bank_size", "gen_loss_weight",
+                                                                          "gen_steps"),
+            "gan": ("loss_weight", "latent_noise"), "autoencoder": ("n_dis",)}[run]
+    for key in drop:
+        config.pop(key, None)
+    model = config["model"]
+    spec = state.get("generator") or {**NATIVE, "model": model}
+    shape = state.get("latent_shape") or model.get("latent_shape") or [model["latent_dim"]]
+    return {**state, "format": FORMAT, "run": run, "config": config, "hat": NATIVE if run in ("tandem", "joint") else None,
+            "generator": {"spec": spec, "latent_shape": shape, "sphere": bool(state.get("sphere", kind == "ae"))}}
 
 
 def flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, Tensor], list[dict[str, Any]]]:
@@ -35,8 +154,20 @@ def restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, Tensor], gr
     opt.load_state_dict({"state": state, "param_groups": groups})
 
 
-def save(run_dir: str | Path, step: int, tensors: dict[str, Tensor], state: dict[str, Any], keep: int = 0) -> Path:
-    """Write a checkpoint atomically and prune all but the newest ``keep`` (0 keeps all)."""
+def save(run_dir: str | Path, ckpt: Checkpoint, keep: int = 0) -> Path:
+    """Write ``ckpt`` into the run folder atomically and prune all but the newest ``keep`` (0 keeps all)."""
+    return write_files(run_dir, ckpt.step, *ckpt.files(), keep=keep)
+
+
+def load(path: str | Path) -> Checkpoint:
+    """Read a checkpoint (a checkpoint folder, or a run folder: its newest)."""
+    folder = resolve(path)
+    return Checkpoint.from_files(*read_files(folder), where=str(folder))
+
+
+def write_files(run_dir: str | Path, step: int, tensors: dict[str, Tensor], state: dict[str, Any],
+                keep: int = 0) -> Path:
+    """Write the folder of step ``step`` atomically (temporary name, fsync, rename); prune to the newest ``keep``."""
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"{PREFIX}{step:08d}"
@@ -78,20 +209,17 @@ def resolve(path: str | Path) -> Path:
     return found[-1]
 
 
-def load(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """Read a checkpoint (folder or run folder) into (tensors, state)."""
-    ckpt = resolve(path)
+def read_files(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """The (tensors, state) of a checkpoint folder, or of a run folder's newest checkpoint."""
+    folder = resolve(path)
     try:
-        return load_file(str(ckpt / TENSORS)), json.loads((ckpt / STATE).read_text())
+        return load_file(str(folder / TENSORS)), json.loads((folder / STATE).read_text())
     except Exception as err:  # safetensors raises its own error type for corrupt headers
-        raise ValueError(f"checkpoint {ckpt} is unreadable ({err}); use an earlier one from its checkpoints/ folder") from None
+        raise ValueError(f"checkpoint {folder} is unreadable ({err}); use an earlier one from its checkpoints/ folder"
+                         ) from None
 
 
 def subdict(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
     """Entries under ``prefix.`` with the prefix removed."""
     n = len(prefix) + 1
     return {k[n:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
-
-
-def prefixed(prefix: str, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
-    return {f"{prefix}.{k}": v for k, v in tensors.items()}

@@ -2,16 +2,18 @@
 
 - a hatebm run or checkpoint folder holding a generator (``hatebm pretrain gan|ae``, a tandem or joint run);
 - a TorchScript file (``torch.jit.save``); pickled modules are never loaded;
-- a factory ``package.module:function`` returning an ``nn.Module``, with its safetensors state dict.
+- a factory ``package.module:function`` returning an ``nn.Module``, with its safetensors state dict;
+- an ``nn.Module`` passed to :func:`hatebm.train` (:func:`custom_generator`).
 
-Every source is described by a JSON ``spec`` that rebuilds the architecture; a joint checkpoint stores the spec and the
-generator's weights, so its hatebm-native generators need nothing but the checkpoint.
+Every source is described by a JSON ``spec`` that rebuilds the architecture (:mod:`hatebm.checkpoint` lists them);
+checkpoints store the spec and the generator's weights, so hatebm-native generators need nothing but the checkpoint
+and a user's own module needs only itself passed again.
 """
 from __future__ import annotations
 
 import importlib
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -20,7 +22,8 @@ from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from hatebm import checkpoint as ckpt
-from hatebm.config import ModelConfig, from_dict
+from hatebm.checkpoint import Checkpoint, GeneratorSpec
+from hatebm.config import ModelConfig, build
 from hatebm.nets import build_generator
 
 FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -36,9 +39,40 @@ class LoadedGenerator:
     spec: dict[str, Any]
     sphere: bool = False  # latents of an autoencoder decoder live on the sphere of radius sqrt(m)
 
+    def record(self) -> GeneratorSpec:
+        """What a checkpoint stores to rebuild this generator."""
+        return GeneratorSpec(self.spec, self.latent_shape, self.sphere)
+
 
 def _native(model: dict[str, Any]) -> nn.Module:
-    return build_generator(from_dict(model, ModelConfig))
+    return build_generator(build(ModelConfig, model))
+
+
+def native_spec(model: ModelConfig) -> dict[str, Any]:
+    """The spec of the hatebm generator that ``model`` describes."""
+    return {"type": "hatebm", "model": asdict(model)}
+
+
+def custom_spec(module: nn.Module) -> dict[str, Any]:
+    """The spec of a user's own network: its class, for the error that asks for it when a run is loaded again."""
+    return {"type": "custom", "class": f"{type(module).__module__}.{type(module).__qualname__}"}
+
+
+def module_latent_shape(module: nn.Module, given: Sequence[int] | None = None) -> tuple[int, ...] | None:
+    """``given``, else the module's ``latent_shape`` or ``latent_dim`` attribute, as a tuple (None when unknown)."""
+    shape = given or getattr(module, "latent_shape", None) or getattr(module, "latent_dim", None)
+    if shape is None:
+        return None
+    return tuple(int(s) for s in shape) if isinstance(shape, (tuple, list)) else (int(shape),)
+
+
+def custom_generator(module: nn.Module, latent_shape: Sequence[int] | None = None) -> LoadedGenerator:
+    """A user's generator module, frozen, with its latent shape (``latent_shape``, else the module's attributes)."""
+    shape = module_latent_shape(module, latent_shape)
+    if shape is None:
+        raise ValueError(f"the latent shape of the generator {type(module).__name__} is unknown: give it a "
+                         "latent_shape (or latent_dim) attribute, or set generator.latent_shape")
+    return LoadedGenerator(_freeze(module), shape, custom_spec(module))
 
 
 def _factory(name: str) -> nn.Module:
@@ -77,32 +111,28 @@ def build_from_spec(spec: dict[str, Any]) -> nn.Module:
         return _torchscript(spec["path"])
     if spec["type"] == "factory":
         return _factory(spec["factory"])
+    if spec["type"] == "custom":
+        raise ValueError(f"this run's generator is the user-defined {spec['class']}: pass it again (Python: "
+                         "generator=MODULE; CLI: --generator MODULE:FUNCTION returning one)")
     raise ValueError(f"unknown generator spec type {spec['type']!r}")
 
 
-def load_weights(module: nn.Module, tensors: dict[str, Tensor], what: str) -> None:
+def load_weights(module: nn.Module, tensors: dict[str, Tensor], what: str, net: str = "generator") -> None:
     """Load a state dict strictly, as one clear error naming missing and unexpected keys."""
     try:
         module.load_state_dict(tensors)
     except RuntimeError as err:
-        raise ValueError(f"the weights in {what} do not fit the generator: {str(err).splitlines()[0]} "
+        raise ValueError(f"the weights in {what} do not fit the {net}: {str(err).splitlines()[0]} "
                          "(check that the factory builds the architecture the weights were saved from)") from None
 
 
-def generator_from_checkpoint(tensors: dict[str, Tensor], state: dict[str, Any], what: str) -> LoadedGenerator:
-    """The generator saved in a loaded hatebm checkpoint (weights under ``generator.``, spec in its state or, for
-    hatebm-native generators, its config's ``model``)."""
-    weights = ckpt.subdict(tensors, "generator")
-    if not weights and "generator" not in state:  # joint runs keep a spec (their generator may have no weights)
-        raise ValueError(f"checkpoint {what} holds no generator (kind {state.get('kind')!r}); use a run of "
-                         "`hatebm pretrain gan|ae`, a tandem or a joint run")
-    spec = state.get("generator") or {"type": "hatebm", "model": state["config"]["model"]}
-    module = build_from_spec(spec)
-    load_weights(module, weights, what)
-    shape = state.get("latent_shape")
-    if shape is None:
-        shape = spec["model"]["latent_shape"] or [spec["model"]["latent_dim"]]
-    return LoadedGenerator(_freeze(module), tuple(shape), spec, bool(state.get("sphere", state.get("kind") == "ae")))
+def generator_from_checkpoint(checkpoint: Checkpoint, what: str, module: nn.Module | None = None) -> LoadedGenerator:
+    """The generator saved in a checkpoint, rebuilt from its spec (or ``module``, a user's own network of the run)
+    with its weights, frozen."""
+    record = checkpoint.generator
+    module = module if module is not None else build_from_spec(record.spec)
+    load_weights(module, checkpoint.nets.get("generator", {}), what)
+    return LoadedGenerator(_freeze(module), record.latent_shape, record.spec, record.sphere)
 
 
 def load_generator(source: str, weights: str | None = None,
@@ -118,7 +148,7 @@ def load_generator(source: str, weights: str | None = None,
         if weights is not None:
             raise ValueError(f"generator.weights applies to package.module:function factories, not to the "
                              f"checkpoint {source}, which holds its own weights")
-        loaded = generator_from_checkpoint(*ckpt.load(path), what=source)
+        loaded = generator_from_checkpoint(ckpt.load(path), what=source)
         if latent_shape and tuple(latent_shape) != loaded.latent_shape:
             raise ValueError(f"generator.latent_shape={list(latent_shape)} but the checkpoint {source} says "
                              f"{list(loaded.latent_shape)}; drop generator.latent_shape")
@@ -137,11 +167,10 @@ def load_generator(source: str, weights: str | None = None,
         if not Path(weights).is_file():
             raise FileNotFoundError(f"generator weights {weights} not found (expected a .safetensors state dict)")
         load_weights(module, load_file(weights), weights)
-    shape = latent_shape or getattr(module, "latent_shape", None) or getattr(module, "latent_dim", None)
+    shape = module_latent_shape(module, latent_shape)
     if shape is None:
         raise ValueError(f"the latent shape of generator {source} is unknown: set generator.latent_shape "
                          "(e.g. 128 for vectors, 1,16,16 for image-shaped latents)")
-    shape = tuple(int(s) for s in shape) if isinstance(shape, (tuple, list)) else (int(shape),)
     return LoadedGenerator(_freeze(module), shape, spec)
 
 

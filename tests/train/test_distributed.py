@@ -14,7 +14,7 @@ def test_torchrun_two_ranks(tiny_npz, tmp_path):
     out = tmp_path / "ddp"
     torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
     cmd = [torchrun, "--standalone", "--nproc_per_node=2", "-m", "hatebm.cli", "train", "tiny", "data.name=npz",
-           f"data.root={tiny_npz}", "iters=2", "--out", str(out), "--no-progress"]
+           f"data.root={tiny_npz}", "iters=2", "--out", str(out), "--quiet"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]

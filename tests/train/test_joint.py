@@ -8,9 +8,11 @@ from safetensors.torch import load_file
 
 from hatebm.cli import main
 from hatebm.config import override, preset
-from hatebm.generate import load_model
-from hatebm.train.joint import Joint, train
-from hatebm.train.loop import setup
+from hatebm.config import JointConfig
+from hatebm.model import load_model
+from hatebm.train import train
+from hatebm.train.joint import Joint
+from hatebm.train.runtime import setup
 
 
 @pytest.fixture
@@ -18,7 +20,7 @@ def gan_run(tiny_npz, tmp_path):
     """A (barely) pretrained SN-GAN run folder: the generator source of the joint runs below."""
     out = tmp_path / "gan"
     assert main(["pretrain", "gan", "gan_tiny", "data.name=npz", f"data.root={tiny_npz}", "iters=1", "eval_samples=0",
-                 "--out", str(out), "--no-progress"]) == 0
+                 "--out", str(out), "--quiet"]) == 0
     return out
 
 
@@ -44,23 +46,25 @@ def test_training_never_touches_the_frozen_generator(tiny_npz, gan_run):
 def test_cli_trains_samples_with_the_joint_sampler_and_resumes_exactly(tiny_npz, gan_run, tmp_path):
     out = tmp_path / "full"
     assert main(["train", "joint_tiny", "data.name=npz", f"data.root={tiny_npz}", f"generator.source={gan_run}",
-                 "y_prior_std=0.1", "eval_samples=10", "--out", str(out), "--no-progress"]) == 0
+                 "y_prior_std=0.1", "eval_samples=10", "--out", str(out), "--quiet"]) == 0
     stats = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines()]
     assert [s["step"] for s in stats] == [1, 2, 3, 4]
     assert {"energy_diff", "y_norm", "z_norm", "drift_z", "it_per_s"} <= set(stats[-1])
     assert np.load(out / "samples.npz")["images"].shape == (10, 28, 28, 1)
     assert (out / "images" / "step_00000004_path.png").is_file()
     state = json.loads((out / "checkpoints" / "step_00000004" / "state.json").read_text())
-    assert state["kind"] == "joint" and state["config"]["variant"] == "joint" and state["latent_shape"] == [16]
+    assert state["run"] == "joint" and state["generator"]["latent_shape"] == [16]
 
     model = load_model(out)  # rebuilt from the checkpoint alone, with the run's sampler and priors
-    assert model.mode == "joint" and model.ebm.y_prior_std == 0.1 and model.sampler.eps_z == 5e-3
+    assert model.chains == model.config.chains and isinstance(model.config, JointConfig)
+    assert model.ebm.y_prior_std == 0.1 and model.sampler.eps_z == 5e-3
     assert model.sampler.steps == 3 and model.latent_shape == (16,)
     npz = tmp_path / "s.npz"
     assert main(["sample", str(out), "--n", "3", "--steps", "2", "--out", str(npz)]) == 0
     assert np.load(npz)["images"].shape == (3, 28, 28, 1)
 
-    part = train(joint(tiny_npz, gan_run, "y_prior_std=0.1", "iters=2"), tmp_path / "part", progress=False)
+    part = tmp_path / "part"
+    train(joint(tiny_npz, gan_run, "y_prior_std=0.1", "iters=2"), part, progress=False)
     train(joint(tiny_npz, gan_run, "y_prior_std=0.1"), part, resume=True, progress=False)
     a = load_file(str(out / "checkpoints" / "step_00000004" / "tensors.safetensors"))
     b = load_file(str(part / "checkpoints" / "step_00000004" / "tensors.safetensors"))
@@ -74,10 +78,10 @@ def test_torchscript_generator_end_to_end(tiny_npz, gan_run, tmp_path):
     gen = load_model(gan_run, method="generator").generator
     path = tmp_path / "g.pt"
     torch.jit.save(torch.jit.trace(gen, torch.randn(2, 16)), str(path))
-    out = train(joint(tiny_npz, path, "generator.latent_shape=16", "iters=2", "eval_samples=0"), tmp_path / "ts",
-                progress=False)
+    out = tmp_path / "ts"
+    train(joint(tiny_npz, path, "generator.latent_shape=16", "iters=2", "eval_samples=0"), out, progress=False)
     model = load_model(out)
-    assert model.mode == "joint" and model.latent_shape == (16,)
+    assert isinstance(model.config, JointConfig) and model.latent_shape == (16,)
     z = torch.randn(2, 16)
     assert torch.allclose(model.generator(z), gen(z), atol=1e-6)
 
@@ -95,7 +99,7 @@ def test_start_up_errors_are_one_clear_line(tiny_npz, gan_run, tmp_path, capsys)
 
 def test_joint_presets_follow_the_reference_settings():
     r = preset("cifar10_refine")
-    assert (r.variant, r.iters, r.lr_hat, r.temperature, r.sampler.steps, r.eval_steps) == ("joint", 25_000, 1e-5,
+    assert (r.KIND, r.iters, r.lr_hat, r.temperature, r.sampler.steps, r.eval_steps) == ("joint", 25_000, 1e-5,
                                                                                            1e-3, 250, 350)
     assert (r.sampler.eps_y, r.sampler.eps_z, r.sampler.max_drift_y, r.y_prior_std, r.z_prior) == (1e-4, 5e-3, 2.5,
                                                                                                    None, False)

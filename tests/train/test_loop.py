@@ -3,8 +3,9 @@ import pytest
 import torch
 from torch import nn
 
-from hatebm.config import TrainConfig, validate
-from hatebm.train.loop import Dist, hat_update
+from hatebm.config import TandemConfig
+from hatebm.train.loss import hat_update
+from hatebm.train.runtime import Dist
 
 
 class Linear(nn.Module):
@@ -23,7 +24,7 @@ def test_hat_update_gradient(energy_reg, grad_penalty):
     torch.manual_seed(0)
     hat, x_pos, x_neg = Linear(6), torch.randn(4, 1, 2, 3), torch.randn(5, 1, 2, 3)
     w0 = hat.w.detach().clone()
-    cfg = TrainConfig(temperature=0.5, energy_reg=energy_reg, grad_penalty=grad_penalty, amp=False)
+    cfg = TandemConfig(temperature=0.5, energy_reg=energy_reg, grad_penalty=grad_penalty, amp=False)
     opt = torch.optim.SGD(hat.parameters(), lr=0.1)
     values = hat_update(hat, opt, x_pos, x_neg, cfg, Dist())
     p, n = x_pos.flatten(1), x_neg.flatten(1)
@@ -41,4 +42,4 @@ def test_hat_update_gradient(energy_reg, grad_penalty):
 
 def test_negative_penalties_are_refused():
     with pytest.raises(ValueError, match="grad_penalty must be >= 0"):
-        validate(TrainConfig(grad_penalty=-1.0))
+        TandemConfig(grad_penalty=-1.0).validate()

@@ -6,10 +6,10 @@ import torch
 from safetensors.torch import load_file
 
 from hatebm.cli import main
-from hatebm.config import PRETRAIN_PRESETS, PretrainConfig, load_config, override, pretrain_preset, to_dict
+from hatebm.config import AutoencoderConfig, GanConfig, load_config, override, preset, preset_names, to_dict
+from hatebm.train import train
 from hatebm.train.autoencoder import AutoencoderRun
-from hatebm.train.gan import train as train_gan
-from hatebm.train.loop import setup
+from hatebm.train.runtime import setup
 
 
 def data(npz):
@@ -18,7 +18,7 @@ def data(npz):
 
 def test_gan_cli_run_and_every_sampling_method(tiny_npz, tmp_path, capsys):
     out = tmp_path / "gan"
-    assert main(["pretrain", "gan", "gan_tiny", *data(tiny_npz), "--out", str(out), "--no-progress"]) == 0
+    assert main(["pretrain", "gan", "gan_tiny", *data(tiny_npz), "--out", str(out), "--quiet"]) == 0
     stats = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines()]
     assert [s["step"] for s in stats] == [1, 2, 3, 4] and {"d_loss", "g_loss", "d_real", "d_fake"} <= set(stats[-1])
     tensors = load_file(str(out / "checkpoints" / "step_00000004" / "tensors.safetensors"))
@@ -35,18 +35,19 @@ def test_gan_cli_run_and_every_sampling_method(tiny_npz, tmp_path, capsys):
 
 def test_gan_resume_equals_uninterrupted_run(tiny_npz, tmp_path):
     def cfg(*extra):
-        return override(pretrain_preset("gan_tiny"), [*data(tiny_npz), "eval_samples=0", *extra])
+        return override(preset("gan_tiny"), [*data(tiny_npz), "eval_samples=0", *extra])
 
-    full = train_gan(cfg(), tmp_path / "full", progress=False)
-    part = train_gan(cfg("iters=2"), tmp_path / "part", progress=False)
-    train_gan(cfg(), part, resume=True, progress=False)
+    full, part = tmp_path / "full", tmp_path / "part"
+    train(cfg(), full, progress=False)
+    train(cfg("iters=2"), part, progress=False)
+    train(cfg(), part, resume=True, progress=False)
     a = load_file(str(full / "checkpoints" / "step_00000004" / "tensors.safetensors"))
     b = load_file(str(part / "checkpoints" / "step_00000004" / "tensors.safetensors"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_autoencoder_loss_goes_down_on_a_tiny_dataset(tiny_npz):
-    cfg = override(pretrain_preset("ae_tiny"), [*data(tiny_npz), "lr_gen=1e-3", "lr_disc=1e-3"])
+    cfg = override(preset("ae_tiny"), [*data(tiny_npz), "lr_gen=1e-3", "lr_enc=1e-3"])
     run = AutoencoderRun(cfg, setup("cpu"))
     losses = [run.train_step()["mse"] for _ in range(30)]
     assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5]), losses
@@ -54,7 +55,7 @@ def test_autoencoder_loss_goes_down_on_a_tiny_dataset(tiny_npz):
 
 def test_autoencoder_cli_writes_sphere_decodes_and_kind_must_match(tiny_npz, tmp_path, capsys):
     out = tmp_path / "ae"
-    assert main(["pretrain", "ae", "ae_tiny", *data(tiny_npz), "--out", str(out), "--no-progress"]) == 0
+    assert main(["pretrain", "ae", "ae_tiny", *data(tiny_npz), "--out", str(out), "--quiet"]) == 0
     assert np.load(out / "samples.npz")["images"].shape == (16, 28, 28, 1)
     assert (out / "images" / "step_00000004_recon.png").is_file()
     assert main(["pretrain", "gan", "ae_tiny", "--dry-run"]) == 2
@@ -62,13 +63,13 @@ def test_autoencoder_cli_writes_sphere_decodes_and_kind_must_match(tiny_npz, tmp
 
 
 def test_pretrain_presets_round_trip_and_paper_values(tmp_path):
-    for name in PRETRAIN_PRESETS:
-        cfg = pretrain_preset(name)
+    for name in preset_names((GanConfig, AutoencoderConfig)):
+        cfg = preset(name)
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(to_dict(cfg)))
-        assert load_config(path, PretrainConfig) == cfg
-    ae = pretrain_preset("ae_cifar10")
-    assert (ae.kind, ae.model.latent_shape, ae.latent_noise, ae.loss_weight, ae.iters) == ("ae", [1, 16, 16], 2e-2,
+        assert load_config(path) == cfg
+    ae = preset("ae_cifar10")
+    assert (ae.KIND, ae.model.latent_shape, ae.latent_noise, ae.loss_weight, ae.iters) == ("autoencoder", [1, 16, 16], 2e-2,
                                                                                           1000.0, 50_000)
-    gan = pretrain_preset("gan_cifar10")
+    gan = preset("gan_cifar10")
     assert (gan.n_dis, gan.lr_gen, gan.betas, gan.model.out_scale, gan.batch_size) == (5, 2e-4, [0.0, 0.9], 1.0, 64)

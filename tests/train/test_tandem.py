@@ -8,8 +8,10 @@ from safetensors.torch import load_file
 
 from hatebm.cli import main
 from hatebm.config import override, preset
-from hatebm.train.loop import DivergenceError, setup
-from hatebm.train.tandem import Tandem, train
+from hatebm.train import DivergenceError, train
+from hatebm.train import runtime
+from hatebm.train.runtime import setup
+from hatebm.train.tandem import Tandem
 
 
 def tiny(npz, *extra):
@@ -18,7 +20,7 @@ def tiny(npz, *extra):
 
 def test_cli_trains_a_few_iterations_and_samples(tiny_npz, tmp_path):
     out = tmp_path / "run"
-    assert main(["train", "tiny", "data.name=npz", f"data.root={tiny_npz}", "--out", str(out), "--no-progress"]) == 0
+    assert main(["train", "tiny", "data.name=npz", f"data.root={tiny_npz}", "--out", str(out), "--quiet"]) == 0
     for name in ("config.json", "stats.jsonl", "samples.npz", "samples.png"):
         assert (out / name).is_file(), name
     assert (out / "images" / "step_00000004_path.png").is_file()
@@ -33,8 +35,9 @@ def test_cli_trains_a_few_iterations_and_samples(tiny_npz, tmp_path):
 
 
 def test_resume_equals_uninterrupted_run(tiny_npz, tmp_path):
-    full = train(tiny(tiny_npz), tmp_path / "full", progress=False)
-    part = train(tiny(tiny_npz, "iters=2"), tmp_path / "part", progress=False)
+    full, part = tmp_path / "full", tmp_path / "part"
+    train(tiny(tiny_npz), full, progress=False)
+    train(tiny(tiny_npz, "iters=2"), part, progress=False)
     train(tiny(tiny_npz), part, resume=True, progress=False)
     a = load_file(str(full / "checkpoints" / "step_00000004" / "tensors.safetensors"))
     b = load_file(str(part / "checkpoints" / "step_00000004" / "tensors.safetensors"))
@@ -47,7 +50,8 @@ def test_resume_equals_uninterrupted_run(tiny_npz, tmp_path):
 
 
 def test_refuses_to_overwrite_or_resume_with_other_config(tiny_npz, tmp_path):
-    out = train(tiny(tiny_npz, "iters=2", "eval_samples=0"), tmp_path / "r", progress=False)
+    out = tmp_path / "r"
+    train(tiny(tiny_npz, "iters=2", "eval_samples=0"), out, progress=False)
     with pytest.raises(ValueError, match="already holds checkpoints"):
         train(tiny(tiny_npz, "iters=2"), out, progress=False)
     with pytest.raises(ValueError, match="different config"):
@@ -62,9 +66,9 @@ def test_divergence_is_detected(tiny_npz, tmp_path):
 
 
 def test_amp_without_native_bf16_warns_and_trains_in_float32(tiny_npz, tmp_path, monkeypatch):
-    monkeypatch.setattr("hatebm.train.loop.native_bf16", lambda device: False)
+    monkeypatch.setattr(runtime, "native_bf16", lambda device: False)
     with pytest.warns(UserWarning, match="no native bf16"):
-        out = train(tiny(tiny_npz, "amp=true", "iters=1", "eval_samples=0"), tmp_path / "a", progress=False)
+        train(tiny(tiny_npz, "amp=true", "iters=1", "eval_samples=0"), out := tmp_path / "a", progress=False)
     assert json.loads((out / "stats.jsonl").read_text())["step"] == 1
 
 

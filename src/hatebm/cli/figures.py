@@ -1,39 +1,50 @@
-"""`hatebm figures grid|path|hist|curves ... --out FILE.png`: sample grids, Fig 3-style Langevin paths (X, G(Z), 5·Y),
-energy histograms in vs out of distribution (from `hatebm ood` scores) and training curves (from `stats.jsonl`)."""
+"""`hatebm figures grid|path|hist|curves ... --out FILE.png`: sample grids, Fig 3-style Langevin paths (X, G(Z), 5·Y,
+rows and steps labelled), energy histograms in vs out of distribution (from `hatebm ood` scores) and training curves
+(from `stats.jsonl`, `--smooth K` for a moving average of K records)."""
 from __future__ import annotations
 
 import argparse
 
+from hatebm.cli import common
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("figures", help="PNG figures: sample grids, Langevin paths, energy histograms, training curves")
+    p = sub.add_parser("figures", help="PNG figures: sample grids, Langevin paths, energy histograms, training curves",
+                       **common.parser_kwargs())
     kinds = p.add_subparsers(dest="figure", required=True, metavar="FIGURE")
 
-    grid = kinds.add_parser("grid", help="grid of images from an .npz, an image folder or a dataset spec")
+    grid = kinds.add_parser("grid", help="grid of images from an .npz, an image folder or a dataset spec",
+                            **common.parser_kwargs())
     grid.add_argument("images", help=".npz of uint8 images, a folder of images, or a dataset spec NAME[:SPLIT]")
-    grid.add_argument("--n", type=int, default=100, help="the first N images (default 100)")
+    grid.add_argument("--n", type=int, default=100, help="number of images shown: the first N")
     grid.add_argument("--nrow", type=int, default=None, help="images per row (default: a square)")
-    grid.add_argument("--scale", type=int, default=2, help="upscaling factor, nearest neighbour (default 2)")
+    grid.add_argument("--scale", type=int, default=2, help="upscaling factor, nearest neighbour")
     grid.set_defaults(func=run_grid)
 
-    path = kinds.add_parser("path", help="Fig 3-style Langevin paths of a Hat EBM: rows X, G(Z), 5·Y per chain")
+    path = kinds.add_parser("path", help="Fig 3-style Langevin paths of a Hat EBM: rows X, G(Z), 5·Y per chain",
+                            **common.parser_kwargs())
     path.add_argument("model", help="run folder (newest checkpoint) or checkpoint folder")
-    path.add_argument("--chains", type=int, default=4, help="number of chains (default 4)")
+    path.add_argument("--chains", type=int, default=4, help="number of chains")
     path.add_argument("--steps", type=int, default=None, help="Langevin steps (default: the model's eval_steps)")
     path.add_argument("--every", type=int, default=None, help="record every K steps (default: 8 columns)")
-    path.add_argument("--seed", type=int, default=0)
-    path.add_argument("--device", default="cpu")
+    path.add_argument("--y-scale", type=float, default=5.0, help="show Y as Y_SCALE·Y around mid-grey")
+    common.add_seed(path, "sampling seed (latents and Langevin noise)")
+    common.add_model_modules(path)
+    common.add_device(path)
     path.set_defaults(func=run_path)
 
-    hist = kinds.add_parser("hist", help="histograms of H(x), in vs OOD sets, from a `hatebm ood` score file")
+    hist = kinds.add_parser("hist", help="histograms of H(x), in vs OOD sets, from a `hatebm ood` score file",
+                            **common.parser_kwargs())
     hist.add_argument("scores", help="score .npz written by `hatebm ood` (default name RUN/ood_scores.npz)")
-    hist.add_argument("--bins", type=int, default=60)
+    hist.add_argument("--bins", type=int, default=60, help="number of histogram bins (shared by all sets)")
     hist.set_defaults(func=run_hist)
 
-    curves = kinds.add_parser("curves", help="training curves from a run's stats.jsonl")
+    curves = kinds.add_parser("curves", help="training curves from a run's stats.jsonl", **common.parser_kwargs())
     curves.add_argument("stats", help="run folder or its stats.jsonl")
     curves.add_argument("--keys", nargs="+", default=None,
                         help="quantities to plot (default: all logged, e.g. energy_diff gen_loss y_norm drift_y)")
+    curves.add_argument("--smooth", type=int, default=1,
+                        help="moving average of K records drawn over the faint raw curve; 1 = raw values only")
     curves.set_defaults(func=run_curves)
 
     for action in (grid, path, hist, curves):
@@ -57,20 +68,21 @@ def run_path(args: argparse.Namespace) -> int:
     import torch
 
     from hatebm.eval.figures import save_model_path
-    from hatebm.generate import load_model
+    from hatebm.model import load_model
 
     torch.manual_seed(args.seed)
-    model = load_model(args.model, args.device)
-    print(f"wrote {save_model_path(model, args.out, args.chains, args.steps, args.every)} (step {model.step})")
+    model = load_model(args.model, common.device(args.device), hat=args.hat, generator=args.generator)
+    out = save_model_path(model, args.out, args.chains, args.steps, args.every, args.y_scale)
+    print(f"wrote {out} (step {model.step})")
     return 0
 
 
 def run_hist(args: argparse.Namespace) -> int:
-    from hatebm.eval.figures import save_energy_histogram
+    from hatebm.eval.figures import legend_labels, save_energy_histogram
     from hatebm.eval.ood import load_scores
 
     scores, protocol = load_scores(args.scores)
-    labels = {"in": f"in: {protocol['in']['spec']}", **{k: f"{k}: {v['spec']}" for k, v in protocol["out"].items()}}
+    labels = legend_labels({"in": protocol["in"]["spec"], **{k: v["spec"] for k, v in protocol["out"].items()}})
     print(f"wrote {save_energy_histogram(scores, args.out, args.bins, labels)}")
     return 0
 
@@ -79,5 +91,5 @@ def run_curves(args: argparse.Namespace) -> int:
     from hatebm.eval.figures import read_stats, save_training_curves
 
     records = read_stats(args.stats)
-    print(f"wrote {save_training_curves(records, args.out, args.keys)} ({len(records)} records)")
+    print(f"wrote {save_training_curves(records, args.out, args.keys, args.smooth)} ({len(records)} records)")
     return 0

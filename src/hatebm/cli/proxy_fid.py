@@ -5,50 +5,50 @@ from __future__ import annotations
 import argparse
 import json
 
-from hatebm.cli.fid import _sampling_options
+from hatebm.cli import common
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("proxy-fid", help="proxy FID (classifier features): a fast CPU stand-in, NOT FID")
+    p = sub.add_parser("proxy-fid", help="proxy FID (classifier features): a fast CPU stand-in, NOT FID",
+                       **common.parser_kwargs())
     actions = p.add_subparsers(dest="proxy_command", required=True, metavar="ACTION")
 
-    calc = actions.add_parser("calc", help="proxy FID (classifier features) of samples against a dataset split")
-    calc.add_argument("samples", help=".npz of uint8 images, a folder of PNG images, or a run or checkpoint folder "
-                                      "to sample from on the fly")
+    calc = actions.add_parser("calc", help="proxy FID (classifier features) of samples against a dataset split",
+                              **common.parser_kwargs())
+    common.add_samples(calc)
     calc.add_argument("--ref", default="fashion_mnist:test",
-                      help="reference images: dataset spec NAME[:SPLIT], .npz or folder (default fashion_mnist:test)")
-    calc.add_argument("--ref-n", type=int, default=None, help="reference images (default: all; a random subset)")
-    calc.add_argument("--seed", type=int, default=0, help="seed of the reference subset (default 0)")
-    calc.add_argument("--n", type=int, default=None,
-                      help="use the first N samples (default all); from a checkpoint: draw N (default 1000)")
-    _sampling_options(calc)
+                      help="reference images: dataset spec NAME[:SPLIT], .npz or folder")
+    calc.add_argument("--ref-n", type=int, default=None,
+                      help="number of reference images, a random subset (default: all)")
+    calc.add_argument("--ref-seed", type=int, default=0,
+                      help="seed of the random reference subset")
     calc.add_argument("--fit", choices=("resize", "pad", "crop"), default=None,
                       help="bring images of another size to 28×28 this way (default: refuse)")
     calc.add_argument("--convert-channels", action="store_true", help="convert RGB images to grey (default: refuse)")
     calc.add_argument("--weights", default=None, help="classifier weights (default: the ones shipped with hatebm)")
-    calc.add_argument("--device", default=None, help="device for checkpoint sampling (default: cuda if available)")
     calc.add_argument("--out", default=None, help="metrics.json to merge the result into (key proxy_fid/...)")
-    calc.add_argument("--quiet", action="store_true", help="no progress bar")
+    common.add_device(calc)
+    common.add_quiet(calc)
     calc.set_defaults(func=run_calc)
 
-    train = actions.add_parser("train", help="train the proxy classifier on Fashion-MNIST (about a minute on 1 core)")
-    train.add_argument("--out", default=None, help="weights file (default: the one shipped inside hatebm)")
+    train = actions.add_parser("train", help="train the proxy classifier on Fashion-MNIST (about a minute on 1 core)",
+                               **common.parser_kwargs())
+    train.add_argument("--out", default=None, help="weights file to write (default: the one shipped inside hatebm)")
     train.add_argument("--root", default=None, help="Fashion-MNIST folder (default: the usual places)")
-    train.add_argument("--epochs", type=int, default=2)
-    train.add_argument("--batch-size", type=int, default=128)
-    train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--epochs", type=int, default=2, help="passes over the training split")
+    train.add_argument("--batch-size", type=int, default=128, help="images per Adam step")
+    train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    train.add_argument("--seed", type=int, default=0,
+                       help="seed of the initialisation and the batch order")
+    common.add_quiet(train)
     train.set_defaults(func=run_train)
 
 
 def run_calc(args: argparse.Namespace) -> int:
-    from hatebm.eval.fid import load_samples
     from hatebm.eval.proxy import LABEL, proxy_fid, write_proxy_metrics
 
-    samples, source = load_samples(args.samples, args.n, steps=args.steps, seed=args.sample_seed, device=args.device,
-                                   progress=not args.quiet)
-    metrics = proxy_fid(samples, args.ref, n_ref=args.ref_n, seed=args.seed, fit=args.fit,
+    samples, source = common.samples_from_args(args)
+    metrics = proxy_fid(samples, args.ref, n_ref=args.ref_n, seed=args.ref_seed, fit=args.fit,
                         convert_channels=args.convert_channels, weights=args.weights, source=source)
     print(f"{LABEL}: {metrics['proxy_fid']:.4f}  (not comparable with Inception FID)")
     print("protocol:", json.dumps(metrics["protocol"], indent=2, sort_keys=True))

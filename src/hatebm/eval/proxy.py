@@ -1,9 +1,10 @@
 """Proxy FID (classifier features): a fast stand-in for FID on CPUs, NOT FID.
 
-The Fréchet distance (the formula of FID, `hatebm.eval.fid.frechet_distance`) between Gaussians fitted to the
+The Fréchet distance (the formula of FID, `hatebm.eval.metrics.frechet_distance`) between Gaussians fitted to the
 64-d penultimate-layer features (before the ReLU) of `ProxyNet`, a small CNN classifier trained on the Fashion-MNIST
-training split (`train_classifier`, `hatebm proxy-fid train`; its weights ship with hatebm, ~240 KB). Features of
-10,000 images take a few seconds on one core, where Inception needs ~20 minutes. The numbers track sample quality
+training split (`train_classifier`, `hatebm proxy-fid train`; its weights ship with hatebm, ~240 KB). It reads 28×28
+inputs with three small convolutions instead of resizing to 299×299 for Inception, so features of a whole test split
+take seconds on one CPU core rather than tens of minutes. The numbers track sample quality
 on grey 28×28 data under one fixed protocol; they are not comparable with Inception FID, with papers, or across
 classifier weights, so every result is labelled `LABEL`, stored under its own key and carries its own protocol
 (with the weights' sha256).
@@ -13,7 +14,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from hatebm.data import to_model
-from hatebm.eval.fid import check_images, feature_stats, frechet_distance, write_metrics
-from hatebm.eval.ood import adapt, load_set
+from hatebm.eval.common import adapt, check_images, key_part, load_set, write_metrics
+from hatebm.eval.metrics import feature_stats, frechet_distance
 
 LABEL = "proxy FID (classifier features)"
 NOTE = "not FID: Fréchet distance of a small Fashion-MNIST classifier's features; comparable only under this protocol"
@@ -61,7 +61,7 @@ class ProxyNet(nn.Module):
 def _inputs(images: np.ndarray) -> torch.Tensor:
     if images.shape[1:] != INPUT_SHAPE:
         raise ValueError(f"the proxy classifier takes 28×28 grey images, got shape {images.shape[1:]}; adapt them "
-                         "with hatebm.eval.ood.adapt (fit=..., convert_channels=...)")
+                         "with hatebm.eval.common.adapt (fit=..., convert_channels=...)")
     return to_model(images)
 
 
@@ -151,9 +151,9 @@ def proxy_fid(
     source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Proxy FID (classifier features, NOT FID) of uint8 `samples` against the images of `reference` (a dataset spec,
-    see `hatebm.eval.ood.load_set`; at most `n_ref` of them, a random subset with `seed`).
+    see `hatebm.eval.common.load_set`; at most `n_ref` of them, a random subset with `seed`).
 
-    Both sets must be 28×28 grey or are adapted with `fit` / `convert_channels` (`hatebm.eval.ood.adapt`).
+    Both sets must be 28×28 grey or are adapted with `fit` / `convert_channels` (`hatebm.eval.common.adapt`).
     Returns {"proxy_fid", "protocol"}; `source` (where the samples came from) is recorded in the protocol.
     """
     if len(samples) < 2:
@@ -178,5 +178,5 @@ def proxy_fid(
 def write_proxy_metrics(path: str | os.PathLike, metrics: dict[str, Any]) -> Path:
     """Merge a `proxy_fid` result into metrics.json under "proxy_fid/<reference spec>/n<samples>" (never "fid/...")."""
     protocol = metrics["protocol"]
-    tag = re.sub(r"[^A-Za-z0-9_.:-]+", "-", protocol["reference"]["spec"])
+    tag = key_part(protocol["reference"]["spec"])
     return write_metrics(path, metrics, key=f"proxy_fid/{tag}/n{protocol['samples']['n']}")

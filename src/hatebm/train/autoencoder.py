@@ -2,7 +2,7 @@
 
 Each iteration: code = I(x), projected onto the sphere of radius sqrt(m) by the encoder; minimise
 ``loss_weight * mean((G(code + latent_noise * N(0, I)) - x)^2)`` over encoder and decoder with one Adam step each.
-The decoder is saved under ``generator.`` so every generator source (and ``hatebm sample --method generator``) reads it;
+The decoder is saved under ``generator`` so every generator source (and ``hatebm sample --method generator``) reads it;
 ``samples.npz`` holds decodes of random latents on the sphere, the retrofit baseline.
 """
 from __future__ import annotations
@@ -11,38 +11,39 @@ from pathlib import Path
 
 import torch
 
-from hatebm.config import PretrainConfig
-from hatebm.generate import LoadedModel
+from hatebm.checkpoint import GeneratorSpec
+from hatebm.config import AutoencoderConfig
+from hatebm.generators import native_spec
+from hatebm.model import Model
 from hatebm.nets import build_encoder, build_generator, latent_shape, project_sphere
-from hatebm.sampling import LangevinConfig
-from hatebm.train.loop import (Dist, TrainingRun, autocast, run_training, set_lr, setup, step_lr,
-                               wrap_ddp)
+from hatebm.train.loop import TrainingRun
 from hatebm.train.outputs import write_grid, write_samples
+from hatebm.train.runtime import Dist, autocast, set_lrs, wrap_ddp
+from hatebm.train.stream import UserData
 
 
 class AutoencoderRun(TrainingRun):
     """State of an autoencoder run: encoder, decoder, their optimisers, data stream and step."""
 
-    kind, show = "ae", ("loss",)
+    show = ("loss",)
 
-    def __init__(self, cfg: PretrainConfig, env: Dist) -> None:
-        self.start(cfg, env)
+    def __init__(self, cfg: AutoencoderConfig, env: Dist, data: UserData | None = None) -> None:
+        self.start(cfg, env, data)
         self.enc = build_encoder(cfg.model).to(env.device)
         self.dec = build_generator(cfg.model).to(env.device)
-        if cfg.channels_last:
-            self.enc, self.dec = (m.to(memory_format=torch.channels_last) for m in (self.enc, self.dec))
+        self.enc, self.dec = self.channels_last(self.enc, self.dec)
         self.enc_train, self.dec_train = wrap_ddp(self.enc, env), wrap_ddp(self.dec, env)
         betas = tuple(cfg.betas)
-        self.opt_enc = torch.optim.Adam(self.enc.parameters(), lr=cfg.lr_disc, betas=betas)
+        self.opt_enc = torch.optim.Adam(self.enc.parameters(), lr=cfg.lr_enc, betas=betas)
         self.opt_dec = torch.optim.Adam(self.dec.parameters(), lr=cfg.lr_gen, betas=betas)
         self.latent_shape = latent_shape(cfg.model)
         self.nets = {"encoder": self.enc, "generator": self.dec}
         self.opts = {"encoder": self.opt_enc, "generator": self.opt_dec}
+        self.lrs = {"encoder": cfg.lr_enc, "generator": cfg.lr_gen}
 
     def train_step(self) -> dict[str, float]:
         cfg = self.cfg
-        for opt, base in ((self.opt_dec, cfg.lr_gen), (self.opt_enc, cfg.lr_disc)):
-            set_lr(opt, step_lr(base, self.step, cfg.lr_milestones, cfg.lr_gamma))
+        set_lrs(self.opts, self.lrs, self.step, cfg.lr_milestones, cfg.lr_gamma)
         x = self.stream.next().to(self.env.device)
         with autocast(self.env, cfg.amp):
             code = self.enc_train(x)
@@ -67,14 +68,11 @@ class AutoencoderRun(TrainingRun):
             z = project_sphere(torch.randn(64, *self.latent_shape, device=self.env.device))
         write_grid(self.dec(z), folder / f"step_{self.step:08d}_samples.png", self.info)
 
+    def generator_record(self) -> GeneratorSpec:
+        return GeneratorSpec(native_spec(self.cfg.model), self.latent_shape, sphere=True)
+
+    def model(self) -> Model:
+        return Model(self.cfg, self.info, self.step, self.dec, self.latent_shape, sphere=True)
+
     def final(self, out: Path) -> None:
-        model = LoadedModel(None, self.cfg, self.info, self.step, "generator", LangevinConfig(steps=0), self.dec,
-                            self.latent_shape, sphere=True)
-        write_samples(out, model, self.cfg, self.info, self.cfg.eval_samples)
-
-
-def train(cfg: PretrainConfig, out: str | Path, resume: bool = False, progress: bool = True) -> Path:
-    """Run (or resume) autoencoder training into ``out`` (config, stats.jsonl, images/, checkpoints/ with
-    ``encoder.`` and ``generator.`` (decoder) weights, and random sphere decodes in samples.npz); returns the folder."""
-    env = setup(cfg.device)
-    return run_training(AutoencoderRun(cfg, env), cfg, out, env, resume, progress)
+        write_samples(out, self.model(), self.cfg.eval_samples)

@@ -15,26 +15,28 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from hatebm.config import PretrainConfig
-from hatebm.generate import LoadedModel
+from hatebm.checkpoint import GeneratorSpec
+from hatebm.config import GanConfig
+from hatebm.generators import native_spec
+from hatebm.model import Model
 from hatebm.nets import build_discriminator, build_generator, latent_shape
-from hatebm.sampling import LangevinConfig, frozen
-from hatebm.train.loop import (Dist, TrainingRun, autocast, run_training, set_lr, setup, step_lr,
-                               wrap_ddp)
+from hatebm.sampling import frozen
+from hatebm.train.loop import TrainingRun
 from hatebm.train.outputs import write_grid, write_samples
+from hatebm.train.runtime import Dist, autocast, set_lrs, wrap_ddp
+from hatebm.train.stream import UserData
 
 
 class GanRun(TrainingRun):
     """State of an SN-GAN run: generator, discriminator, their optimisers, data stream and step."""
 
-    kind, show = "gan", ("d_loss", "g_loss")
+    show = ("d_loss", "g_loss")
 
-    def __init__(self, cfg: PretrainConfig, env: Dist) -> None:
-        self.start(cfg, env)
+    def __init__(self, cfg: GanConfig, env: Dist, data: UserData | None = None) -> None:
+        self.start(cfg, env, data)
         self.gen = build_generator(cfg.model).to(env.device)
         self.disc = build_discriminator(cfg.model).to(env.device)
-        if cfg.channels_last:
-            self.gen, self.disc = (m.to(memory_format=torch.channels_last) for m in (self.gen, self.disc))
+        self.gen, self.disc = self.channels_last(self.gen, self.disc)
         self.gen_train, self.disc_train = wrap_ddp(self.gen, env), wrap_ddp(self.disc, env)
         betas = tuple(cfg.betas)
         self.opt_gen = torch.optim.Adam(self.gen.parameters(), lr=cfg.lr_gen, betas=betas)
@@ -42,14 +44,14 @@ class GanRun(TrainingRun):
         self.latent_shape = latent_shape(cfg.model)
         self.nets = {"generator": self.gen, "discriminator": self.disc}
         self.opts = {"generator": self.opt_gen, "discriminator": self.opt_disc}
+        self.lrs = {"generator": cfg.lr_gen, "discriminator": cfg.lr_disc}
 
     def _latent(self) -> torch.Tensor:
         return torch.randn(self.cfg.batch_size, *self.latent_shape, device=self.env.device)
 
     def train_step(self) -> dict[str, float]:
         cfg = self.cfg
-        for opt, base in ((self.opt_gen, cfg.lr_gen), (self.opt_disc, cfg.lr_disc)):
-            set_lr(opt, step_lr(base, self.step, cfg.lr_milestones, cfg.lr_gamma))
+        set_lrs(self.opts, self.lrs, self.step, cfg.lr_milestones, cfg.lr_gamma)
         for _ in range(cfg.n_dis):  # discriminator: hinge loss, one pass over [real; fake]
             x = self.stream.next().to(self.env.device)
             with torch.no_grad(), autocast(self.env, cfg.amp):
@@ -78,14 +80,11 @@ class GanRun(TrainingRun):
         with torch.no_grad():
             write_grid(self.gen(z), folder / f"step_{self.step:08d}_samples.png", self.info)
 
+    def generator_record(self) -> GeneratorSpec:
+        return GeneratorSpec(native_spec(self.cfg.model), self.latent_shape)
+
+    def model(self) -> Model:
+        return Model(self.cfg, self.info, self.step, self.gen, self.latent_shape)
+
     def final(self, out: Path) -> None:
-        model = LoadedModel(None, self.cfg, self.info, self.step, "generator", LangevinConfig(steps=0), self.gen,
-                            self.latent_shape)
-        write_samples(out, model, self.cfg, self.info, self.cfg.eval_samples)
-
-
-def train(cfg: PretrainConfig, out: str | Path, resume: bool = False, progress: bool = True) -> Path:
-    """Run (or resume) SN-GAN training into ``out`` (config, stats.jsonl, images/, checkpoints/ with ``generator.``
-    and ``discriminator.`` weights, and G(Z) samples.npz); returns the folder."""
-    env = setup(cfg.device)
-    return run_training(GanRun(cfg, env), cfg, out, env, resume, progress)
+        write_samples(out, self.model(), self.cfg.eval_samples)

@@ -1,5 +1,5 @@
-"""What tandem (§3.4) and joint (§3.2) runs share: the positive batch, the hat update of eq 8, the divergence check,
-and the figures and samples written from the Hat EBM."""
+"""What tandem (§3.4) and joint (§3.2) runs share: the hat network and its optimiser, negatives from the run's
+sampler, the hat update of eq 8, the divergence check, and the figures and samples drawn from the Hat EBM."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,32 +7,42 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from hatebm.config import TrainConfig
+from hatebm.checkpoint import NATIVE
+from hatebm.config import HatConfig
 from hatebm.energy import HatEBM
+from hatebm.generators import custom_spec
+from hatebm.model import Model, hat_model
+from hatebm.nets import build_hat
 from hatebm.sampling import SampleResult, mean_norm
-from hatebm.train.loop import TrainingRun, autocast, check_finite_gap, hat_update, set_lr, step_lr
+from hatebm.train.loop import TrainingRun
+from hatebm.train.loss import hat_update
 from hatebm.train.outputs import write_figures, write_samples
+from hatebm.train.runtime import autocast, set_lrs
+from hatebm.train.stats import check_finite_gap
 
 
 class HatRun(TrainingRun):
-    """Base of runs that train a hat network; subclasses set ``ebm``, ``hat_train`` (maybe DDP-wrapped) and
-    ``opt_hat`` and say which sampler they use in ``mode``."""
+    """Base of runs that train a hat network: subclasses call :meth:`build_hat` and set ``ebm`` and ``hat_train``
+    (maybe DDP-wrapped) and ``lrs`` (base learning rate per optimiser)."""
 
-    cfg: TrainConfig
+    cfg: HatConfig
     ebm: HatEBM
     hat_train: nn.Module
     opt_hat: torch.optim.Optimizer
-    mode: str
+    lrs: dict[str, float]
+
+    def build_hat(self, hat: nn.Module | None) -> nn.Module:
+        """The hat network: the user's ``hat`` or the config's; records its spec for the checkpoint."""
+        self.hat_spec = NATIVE if hat is None else custom_spec(hat)
+        return (build_hat(self.cfg.model) if hat is None else hat).to(self.env.device)
 
     def negatives(self) -> SampleResult:
         """Set this step's learning rates, then draw X- from Z ~ N(0, I), Y0 = 0 with the run's sampler."""
         cfg = self.cfg
-        for name, opt in self.opts.items():
-            set_lr(opt, step_lr(cfg.lr_hat if name == "hat" else cfg.lr_gen, self.step, cfg.lr_milestones,
-                                cfg.lr_gamma))
+        set_lrs(self.opts, self.lrs, self.step, cfg.lr_milestones, cfg.lr_gamma)
         z = self.ebm.latent(cfg.batch_size, self.env.device)
         with autocast(self.env, cfg.amp):
-            return self.ebm.sample(z, self.mode, cfg.sampler)
+            return cfg.chains(self.ebm, z, cfg.sampler)
 
     def update_hat(self, neg: SampleResult) -> dict[str, float]:
         """Eq 8 with X+ = data + sigma_data * N(0, I); returns the energies and the sample norms to log."""
@@ -47,6 +57,8 @@ class HatRun(TrainingRun):
     def figures(self, folder: Path) -> None:
         write_figures(folder, self.step, self.ebm, self.cfg, self.info)
 
-    def final(self, out: Path) -> None:
-        write_samples(out, self.ebm, self.cfg, self.info, self.cfg.eval_samples)
+    def model(self) -> Model:
+        return hat_model(self.ebm, self.cfg, self.info, self.step)
 
+    def final(self, out: Path) -> None:
+        write_samples(out, self.model(), self.cfg.eval_samples)

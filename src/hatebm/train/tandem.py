@@ -10,40 +10,45 @@ Each iteration:
 """
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from hatebm.bank import Bank
-from hatebm.config import TrainConfig
-from hatebm.energy import HatEBM
-from hatebm.nets import build_generator, build_hat, latent_shape
+from hatebm.checkpoint import Checkpoint, GeneratorSpec
+from hatebm.config import TandemConfig
+from hatebm.generators import custom_spec, module_latent_shape, native_spec
+from hatebm.nets import build_generator, latent_shape
 from hatebm.train.hatrun import HatRun
-from hatebm.train.loop import Dist, autocast, run_training, setup, wrap_ddp
+from hatebm.train.loss import generator_update
+from hatebm.train.runtime import Dist, wrap_ddp
+from hatebm.train.stream import UserData
 
 
 class Tandem(HatRun):
-    """State of a tandem run: networks, optimisers, bank, data stream and step."""
+    """State of a tandem run: networks, optimisers, bank, data stream and step. ``hat`` / ``generator`` replace the
+    config's networks with the user's own modules (the generator's latent shape from its ``latent_shape`` or
+    ``latent_dim`` attribute, else the config's)."""
 
-    kind, show, mode = "tandem", ("energy_diff", "gen_loss"), "conditional"
+    show = ("energy_diff", "gen_loss")
 
-    def __init__(self, cfg: TrainConfig, env: Dist) -> None:
-        self.start(cfg, env)
-        self.hat = build_hat(cfg.model).to(env.device)
-        self.gen = build_generator(cfg.model).to(env.device)
-        if cfg.channels_last and cfg.model.arch == "sngan":
-            self.hat, self.gen = (m.to(memory_format=torch.channels_last) for m in (self.hat, self.gen))
-        self.ebm = HatEBM(self.hat, self.gen, latent_shape(cfg.model), cfg.temperature)
+    def __init__(self, cfg: TandemConfig, env: Dist, data: UserData | None = None, hat: nn.Module | None = None,
+                 generator: nn.Module | None = None) -> None:
+        self.start(cfg, env, data)
+        self.hat = self.build_hat(hat)
+        self.gen = (build_generator(cfg.model) if generator is None else generator).to(env.device)
+        self.gen_spec = native_spec(cfg.model) if generator is None else custom_spec(generator)
+        shape = module_latent_shape(self.gen) if generator is not None else None
+        self.hat, self.gen = self.channels_last(self.hat, self.gen)
+        self.ebm = cfg.energy(self.hat, self.gen, shape or latent_shape(cfg.model))
         self.hat_train, self.gen_train = wrap_ddp(self.hat, env), wrap_ddp(self.gen, env)
         self.opt_hat = torch.optim.Adam(self.hat.parameters(), lr=cfg.lr_hat, betas=tuple(cfg.betas))
         self.opt_gen = torch.optim.Adam(self.gen.parameters(), lr=cfg.lr_gen, betas=tuple(cfg.betas))
         with torch.no_grad():
             self.bank = Bank.from_generator(self.gen, cfg.bank_size // env.world, self.ebm.latent_shape,
-                                            device=env.device)
+                                             device=env.device)
         self.nets = {"hat": self.hat, "generator": self.gen}
         self.opts = {"hat": self.opt_hat, "generator": self.opt_gen}
+        self.lrs = {"hat": cfg.lr_hat, "generator": cfg.lr_gen}
 
     def train_step(self) -> dict[str, float]:
         """One iteration of Fig 2; returns the values to log."""
@@ -51,36 +56,19 @@ class Tandem(HatRun):
         neg = self.negatives()
         values = self.update_hat(neg)
         idx, x_bank, z_bank = self.bank.draw(cfg.batch_size * cfg.gen_steps)  # generator update, eq 12
-        losses = [self.update_generator(x, z) for x, z in zip(x_bank.split(cfg.batch_size),
-                                                               z_bank.split(cfg.batch_size))]
+        losses = [generator_update(self.gen_train, self.opt_gen, x, z, cfg.gen_loss_weight, self.env, cfg.amp)
+                  for x, z in zip(x_bank.split(cfg.batch_size), z_bank.split(cfg.batch_size))]
         self.bank.write(idx[:cfg.batch_size], neg.x, neg.z)
         self.step += 1
         return {**values, "gen_loss": sum(losses) / len(losses)}
 
-    def update_generator(self, x_bank: Tensor, z_bank: Tensor) -> float:
-        """One Adam step on lambda * mean((G(Z') - X')^2) over bank pairs (eq 12 against past hat networks)."""
-        with autocast(self.env, self.cfg.amp):
-            loss = self.cfg.gen_loss_weight * (self.gen_train(z_bank).float() - x_bank).pow(2).mean()
-        self.opt_gen.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_gen.step()
-        return loss.item()
+    def generator_record(self) -> GeneratorSpec:
+        return GeneratorSpec(self.gen_spec, self.ebm.latent_shape)
 
-    # -- checkpoints: networks, optimisers, stream and RNG (TrainingRun) plus the bank ----------------------------
-    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
-        tensors, state = super().state()
-        return {**tensors, "bank.x": self.bank.x, "bank.z": self.bank.z}, state
+    def bank_state(self) -> tuple[Tensor, Tensor]:
+        return self.bank.x, self.bank.z
 
-    def load(self, tensors: dict[str, Tensor], state: dict[str, Any]) -> None:
-        super().load(tensors, state)
-        self.bank = Bank(tensors["bank.x"].to(self.env.device), tensors["bank.z"].to(self.env.device))
-
-
-def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True) -> Path:
-    """Run (or resume) tandem training into the run folder ``out``; returns the folder.
-
-    The folder receives ``config.json``, ``stats.jsonl``, sample grids and path figures under ``images/``,
-    checkpoints under ``checkpoints/`` and, at the end, ``samples.npz`` / ``samples.png``.
-    """
-    env = setup(cfg.device)
-    return run_training(Tandem(cfg, env), cfg, out, env, resume, progress)
+    def restore(self, saved: Checkpoint) -> None:
+        super().restore(saved)
+        assert saved.bank is not None
+        self.bank = Bank(saved.bank[0].to(self.env.device), saved.bank[1].to(self.env.device))

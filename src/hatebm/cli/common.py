@@ -1,0 +1,81 @@
+"""Options every subcommand spells the same way, so that one flag has one meaning across `hatebm`:
+
+- ``--n``: how many images are generated or scored; ``--ref-n``: how many reference images;
+- ``--seed``: the sampling seed (Langevin noise and latents); ``--ref-seed``: the seed of a reference subset;
+- ``--out``: the file or folder the command writes;
+- ``--device``: ``auto`` (CUDA if available, else CPU) by default;
+- ``--quiet``: no progress bars.
+
+Every parser shows its defaults in ``--help`` (:func:`parser_kwargs`).
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default after its help (skipped for flags and options without a default)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        hidden = action.default is None or action.default is False or action.default == argparse.SUPPRESS
+        if "%(default)" in text or hidden or not action.option_strings:
+            return text
+        return text + " (default: %(default)s)"
+
+
+def parser_kwargs(**kw: Any) -> dict[str, Any]:
+    """Keyword arguments for ``add_parser``: the formatter that shows defaults, plus ``kw``."""
+    return {"formatter_class": HelpFormatter, **kw}
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="torch device: auto (CUDA if available, else CPU), cpu, cuda, cuda:1")
+
+
+def add_quiet(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_seed(p: argparse.ArgumentParser, what: str = "sampling seed (latents and Langevin noise)") -> None:
+    p.add_argument("--seed", type=int, default=0, help=what)
+
+
+def add_model_modules(p: argparse.ArgumentParser) -> None:
+    """``--hat`` / ``--generator``: factories of user-defined networks for runs trained with them from Python."""
+    p.add_argument("--hat", default=None, metavar="MODULE:FUNCTION",
+                   help="factory of the run's own hat network (runs trained with hatebm.train(..., hat=...))")
+    p.add_argument("--generator", default=None, metavar="MODULE:FUNCTION",
+                   help="factory of the run's own generator (runs trained with hatebm.train(..., generator=...))")
+
+
+def device(name: str) -> str:
+    """``auto`` resolved to ``cuda`` when available, else ``cpu``; other names unchanged."""
+    if name != "auto":
+        return name
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def add_samples(p: argparse.ArgumentParser) -> None:
+    """`--n`, `--steps`, `--seed`, `--hat`, `--generator`: which samples SAMPLES gives, and how they are drawn when it
+    is a run or checkpoint folder (`hatebm.eval.samples.load_samples`)."""
+    p.add_argument("samples", help=".npz with a uint8 array `images` (N×H×W×C), a folder of PNG images, or a run or "
+                                   "checkpoint folder to sample from on the fly")
+    p.add_argument("--n", type=int, default=None,
+                   help="number of samples: the first N of a file (default all); from a checkpoint: draw N "
+                        "(default 1000)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="checkpoint samples: Langevin steps (default: the model's eval_steps)")
+    add_seed(p, "checkpoint samples: sampling seed (latents and Langevin noise)")
+    add_model_modules(p)
+
+
+def samples_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The samples and their source for `add_samples`' arguments."""
+    from hatebm.eval.samples import load_samples
+
+    return load_samples(args.samples, args.n, steps=args.steps, seed=args.seed, device=device(args.device),
+                        progress=not args.quiet, hat=args.hat, generator=args.generator)

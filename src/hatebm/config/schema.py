@@ -1,0 +1,288 @@
+"""The typed configuration of a run: one class per kind of run on a shared base, each knowing its trainer.
+
+- :class:`TandemConfig`: hat network and generator learned together (§3.4, conditional sampler §3.3).
+- :class:`JointConfig`: hat network on a frozen generator (§3.2, joint sampler, eqs 6-7), for refinement (§4.1) and
+  retrofit (§4.2).
+- :class:`GanConfig` and :class:`AutoencoderConfig`: pretraining the base generators a joint run builds on.
+
+Sections (:class:`DataConfig`, :class:`ModelConfig`, :class:`GeneratorConfig`, :class:`LangevinConfig`) are shared.
+``validate()`` checks what types alone do not; every failure is a ValueError naming the key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from hatebm.energy import HatEBM
+from hatebm.sampling import LangevinConfig, SampleResult, sample_conditional, sample_joint
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
+
+
+@dataclass
+class ModelConfig:
+    """Networks: SN-GAN family (``sngan``, images) or MLPs (``mlp``, 2-D data).
+
+    An image-shaped ``latent_shape`` ``[c, h, w]`` makes the generator the autoencoder decoder (§4.2) and the
+    discriminator-side network the encoder; otherwise latents are vectors ``[latent_dim]``.
+    """
+
+    arch: Literal["sngan", "mlp"] = "sngan"
+    resolution: int = 32  # model image size; data are padded or resized to it
+    channels: int = 3
+    hat_width: int = 256  # also the width of the SN-GAN discriminator / the encoder when pretraining
+    hat_act: Literal["relu", "silu"] = "relu"  # hat net activation; the paper's is ReLU
+    gen_width: int = 256  # also the width of the autoencoder decoder
+    latent_dim: int = 128
+    latent_shape: list[int] = field(default_factory=list)  # image-shaped latent [c, h, w]; empty = [latent_dim]
+    out_scale: float = 2.0  # generator output is tanh * out_scale
+    mlp_hidden: int = 128
+    mlp_depth: int = 3
+
+
+@dataclass
+class DataConfig:
+    """Training data; see :func:`hatebm.data.load_images` for names and where they are looked for."""
+
+    name: str = "cifar10"
+    root: str | None = None
+    split: str = "train"
+    resize: Literal["pad", "resize", "crop"] = "pad"  # how images reach model.resolution
+    size: int | None = None  # image folders: bring every image to size x size when read (mixed sizes need it)
+    download: bool = False  # fetch a missing dataset that has a download address (Fashion-MNIST)
+    noise: float = 1e-3  # sigma_data: X+ = data + noise * N(0, I) (eq 8)
+    toy_size: int = 50_000  # number of points drawn from a 2-D toy distribution
+
+
+@dataclass
+class GeneratorConfig:
+    """The frozen generator of a joint run (§3.2), see :func:`hatebm.generators.load_generator`: a hatebm run or
+    checkpoint folder (``hatebm pretrain gan|ae``, a tandem run), a TorchScript file, or a factory
+    ``package.module:function`` whose module gets the safetensors state dict ``weights``. A generator module passed
+    to :func:`hatebm.train` takes the place of ``source``."""
+
+    source: str | None = None
+    weights: str | None = None
+    latent_shape: list[int] = field(default_factory=list)  # for TorchScript files and factories (else read or probed)
+
+
+def _positive(**values: float | None) -> None:
+    for key, value in values.items():
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"{key} must be positive, got {value}")
+
+
+@dataclass
+class RunConfig:
+    """What every run shares: data, networks, the step schedule (learning rates fall by ``lr_gamma`` at each
+    milestone), Adam's betas, the device and precision, and how often it logs, draws figures and checkpoints."""
+
+    KIND: ClassVar[str]  # the name a checkpoint records for this class (see CONFIGS)
+    RUNTIME: ClassVar[tuple[str, ...]] = ("iters", "device")  # may differ when a run is resumed
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    iters: int = 50_000
+    batch_size: int = 128  # per rank: a torchrun job of N ranks takes N x batch_size data images per step
+    lr_milestones: list[int] = field(default_factory=list)
+    lr_gamma: float = 0.1
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    seed: int = 0
+    device: str = "auto"  # "auto" = cuda if available, else cpu
+    amp: bool = True  # bf16 autocast for network passes on GPUs and bf16-capable CPUs (Langevin states stay fp32)
+    channels_last: bool = True  # NHWC memory format for the image networks (faster convolutions on CPU and GPU)
+    log_every: int = 10
+    image_every: int = 500
+    ckpt_every: int = 500
+    keep_ckpts: int = 2
+    eval_samples: int = 1000  # samples written at the end of the run (0 = none)
+
+    @staticmethod
+    def trainer() -> type:
+        """The :class:`hatebm.train.loop.TrainingRun` subclass that runs this config."""
+        raise NotImplementedError
+
+    def validate(self) -> RunConfig:
+        """Check values that types alone do not catch; returns the config."""
+        _positive(iters=self.iters, batch_size=self.batch_size, log_every=self.log_every,
+                  image_every=self.image_every, ckpt_every=self.ckpt_every, **{"model.latent_dim": self.model.latent_dim})
+        m = self.model
+        if m.channels not in (1, 2, 3) or (m.arch == "sngan" and m.channels == 2):
+            raise ValueError(f"model.channels must be 1 or 3 for images (2 for 2-D toys), got {m.channels}")
+        shape = m.latent_shape
+        if shape and (len(shape) != 3 or min(shape) < 1 or shape[1] != shape[2]):
+            raise ValueError(f"model.latent_shape must be an image shape c,h,w with h = w (e.g. 1,16,16), or empty "
+                             f"for vector latents; got {shape}")
+        factor = m.resolution // shape[1] if shape else 1
+        if shape and (factor * shape[1] != m.resolution or factor & (factor - 1)):
+            raise ValueError(f"model.resolution ({m.resolution}) must be the latent size {shape[1]} times a power of 2 "
+                             "for the autoencoder's up/down-sampling blocks")
+        if len(self.betas) != 2:
+            raise ValueError(f"betas needs two values, got {self.betas}")
+        if self.data.size is not None and self.data.size < 1:
+            raise ValueError(f"data.size must be positive or none, got {self.data.size}")
+        return self
+
+
+@dataclass
+class HatConfig(RunConfig):
+    """What runs that learn a hat network share: the training sampler, the energy's temperature and eq 8's loss.
+
+    Beyond the paper's loss, off unless set: ``energy_reg`` (alpha * mean H^2, fixes the energy scale),
+    ``grad_penalty`` (R1: gamma * mean ||grad_x H(X+)||^2) and ``hat_grad_clip``."""
+
+    sampler: LangevinConfig = field(default_factory=lambda: LangevinConfig(steps=50, eps_y=5e-4, max_drift_y=2.5))
+    eval_steps: int = 125  # Langevin steps when sampling from the trained model
+    temperature: float = 1e-8
+    lr_hat: float = 1e-4
+    energy_reg: float = 0.0  # optional alpha * mean(H(X+)^2 + H(X-)^2); 0 = paper's loss
+    hat_grad_clip: float | None = None  # optional max global grad norm of the hat network
+    grad_penalty: float = 0.0  # optional gamma * mean ||grad_x H(X+)||^2 (R1 on the data); 0 = paper's loss
+    diverge_gap: float = 1e5  # |mean H(X+) - mean H(X-)| above this (or non-finite) stops the run as diverged
+
+    def chains(self, ebm: HatEBM, z: Tensor, settings: LangevinConfig) -> SampleResult:
+        """This run's sampler from latents ``z`` (conditional for tandem, joint for joint runs)."""
+        raise NotImplementedError
+
+    def energy(self, hat: nn.Module, generator: nn.Module, latent_shape: tuple[int, ...]) -> HatEBM:
+        """This run's energy U(Y, Z) = H(G(Z) + Y) / T (eqs 4, 5, 9), with the priors the run sets."""
+        return HatEBM(hat, generator, latent_shape, self.temperature)
+
+    def validate(self) -> HatConfig:
+        super().validate()
+        _positive(temperature=self.temperature, lr_hat=self.lr_hat, diverge_gap=self.diverge_gap,
+                  hat_grad_clip=self.hat_grad_clip)
+        if min(self.energy_reg, self.grad_penalty) < 0:
+            raise ValueError(f"energy_reg and grad_penalty must be >= 0, got {self.energy_reg} and {self.grad_penalty}")
+        dataclasses.replace(self.sampler)  # re-runs LangevinConfig's checks
+        return self
+
+
+@dataclass
+class TandemConfig(HatConfig):
+    """Tandem synthesis (§3.4, Fig 2): the hat network and the generator learn together; the generator learns from a
+    bank of past (X-, Z) pairs with ``gen_loss_weight * mean((G(Z') - X')^2)``."""
+
+    KIND: ClassVar[str] = "tandem"
+
+    lr_gen: float = 1e-4
+    bank_size: int = 10_000
+    gen_loss_weight: float = 1000.0  # lambda in lambda * mean((G(Z') - X')^2)
+    gen_steps: int = 1  # generator Adam steps per iteration, each on its own B bank pairs (new pairs go to the first B)
+
+    @staticmethod
+    def trainer() -> type:
+        from hatebm.train.tandem import Tandem
+
+        return Tandem
+
+    def chains(self, ebm: HatEBM, z: Tensor, settings: LangevinConfig) -> SampleResult:
+        return sample_conditional(ebm, z, settings)
+
+    def validate(self) -> TandemConfig:
+        super().validate()
+        _positive(lr_gen=self.lr_gen, bank_size=self.bank_size, gen_steps=self.gen_steps)
+        if self.bank_size < self.batch_size * self.gen_steps:
+            raise ValueError(f"bank_size ({self.bank_size}) must be at least batch_size x gen_steps "
+                             f"({self.batch_size} x {self.gen_steps})")
+        return self
+
+
+@dataclass
+class JointConfig(HatConfig):
+    """Joint Hat EBM (§3.2, eqs 4-8) on the frozen ``generator``, with optional Gaussian priors on Y
+    (``y_prior_std``) and Z (``z_prior``)."""
+
+    KIND: ClassVar[str] = "joint"
+
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    y_prior_std: float | None = None  # sigma_y of the Y prior ||Y||^2 / (2 sigma_y^2); None = no prior
+    z_prior: bool = False  # add ||Z||^2 / 2 (the N(0, I) latent prior) to the joint energy
+
+    @staticmethod
+    def trainer() -> type:
+        from hatebm.train.joint import Joint
+
+        return Joint
+
+    def chains(self, ebm: HatEBM, z: Tensor, settings: LangevinConfig) -> SampleResult:
+        return sample_joint(ebm, z, settings)
+
+    def energy(self, hat: nn.Module, generator: nn.Module, latent_shape: tuple[int, ...]) -> HatEBM:
+        return HatEBM(hat, generator, latent_shape, self.temperature, self.y_prior_std, self.z_prior)
+
+    def validate(self) -> JointConfig:
+        super().validate()
+        _positive(y_prior_std=self.y_prior_std)
+        return self
+
+
+@dataclass
+class GanConfig(RunConfig):
+    """SN-GAN pretraining with the hinge loss (Miyato et al. 2018): the base generator of refinement (§4.1) and the
+    discriminator DDLS samples with. ``lr_gen`` trains the generator, ``lr_disc`` the discriminator (widths
+    ``model.gen_width`` / ``model.hat_width``)."""
+
+    KIND: ClassVar[str] = "gan"
+
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(hat_width=128, out_scale=1.0))
+    iters: int = 100_000  # generator updates
+    batch_size: int = 64
+    betas: list[float] = field(default_factory=lambda: [0.0, 0.9])
+    ckpt_every: int = 1000
+    lr_gen: float = 2e-4
+    lr_disc: float = 2e-4
+    n_dis: int = 5  # discriminator updates per generator update
+
+    @staticmethod
+    def trainer() -> type:
+        from hatebm.train.gan import GanRun
+
+        return GanRun
+
+    def validate(self) -> GanConfig:
+        super().validate()
+        _positive(lr_gen=self.lr_gen, lr_disc=self.lr_disc, n_dis=self.n_dis)
+        if self.model.arch != "sngan":
+            raise ValueError("GAN pretraining builds SN-GAN image networks: model.arch must be sngan")
+        return self
+
+
+@dataclass
+class AutoencoderConfig(RunConfig):
+    """Deterministic autoencoder pretraining (§4.2): image-shaped latents on the sphere of radius sqrt(m); the decoder
+    becomes the generator of a retrofit run. ``lr_gen`` trains the decoder (width ``model.gen_width``), ``lr_enc`` the
+    encoder (width ``model.hat_width``)."""
+
+    KIND: ClassVar[str] = "autoencoder"
+
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(hat_width=128, out_scale=1.0))
+    iters: int = 100_000  # autoencoder updates
+    batch_size: int = 64
+    betas: list[float] = field(default_factory=lambda: [0.0, 0.9])
+    ckpt_every: int = 1000
+    lr_gen: float = 2e-4
+    lr_enc: float = 2e-4
+    loss_weight: float = 1000.0  # loss = loss_weight * mean((decoder(code) - x)^2)
+    latent_noise: float = 2e-2  # std of the Gaussian noise added to the projected code while training
+
+    @staticmethod
+    def trainer() -> type:
+        from hatebm.train.autoencoder import AutoencoderRun
+
+        return AutoencoderRun
+
+    def validate(self) -> AutoencoderConfig:
+        super().validate()
+        _positive(lr_gen=self.lr_gen, lr_enc=self.lr_enc, loss_weight=self.loss_weight)
+        if self.model.arch != "sngan":
+            raise ValueError("autoencoder pretraining builds SN-GAN-family image networks: model.arch must be sngan")
+        if not self.model.latent_shape:
+            raise ValueError("the autoencoder's latent is image-shaped (§4.2): set model.latent_shape, e.g. 1,16,16")
+        return self
+
+
+CONFIGS: dict[str, type[RunConfig]] = {c.KIND: c for c in (TandemConfig, JointConfig, GanConfig, AutoencoderConfig)}

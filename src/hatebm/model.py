@@ -1,0 +1,133 @@
+"""A trained model ready to sample: :class:`Model`, from a checkpoint (:func:`load_model`) or from a run in memory
+(:func:`hatebm.train` returns one).
+
+Three ways to sample a checkpoint (``method``): ``hat`` (the Hat EBM with the sampler of its run: conditional for
+tandem runs, joint for joint runs, with the run's priors, temperature and step sizes), ``ddls`` (latent Langevin on a
+GAN's discriminator, :mod:`hatebm.ddls`) and ``generator`` (G(Z) alone: Z ~ N(0, I), projected onto the sphere of
+radius sqrt(m) for autoencoder decoders), which works on every checkpoint.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from hatebm import checkpoint as ckpt
+from hatebm.config import GanConfig, HatConfig, RunConfig
+from hatebm.data import DataInfo, to_uint8
+from hatebm.ddls import ddls_model, ddls_sampler
+from hatebm.energy import HatEBM
+from hatebm.generators import FACTORY, generator_from_checkpoint, load_weights
+from hatebm.nets import build_discriminator, build_hat, project_sphere
+from hatebm.sampling import LangevinConfig, SampleResult, sample_joint
+
+METHODS = ("hat", "ddls", "generator")
+Chains = Callable[[HatEBM, Tensor, LangevinConfig], SampleResult]
+
+
+@dataclass
+class Model:
+    """A model to sample: a Hat EBM (or DDLS's latent energy) with its sampler ``chains`` and default settings
+    ``sampler`` (``sampler.steps``: the evaluation steps), or a generator alone (``ebm`` None)."""
+
+    config: RunConfig
+    info: DataInfo
+    step: int
+    generator: nn.Module
+    latent_shape: tuple[int, ...]
+    ebm: HatEBM | None = None
+    chains: Chains | None = None
+    sampler: LangevinConfig = field(default_factory=lambda: LangevinConfig(steps=0))
+    sphere: bool = False  # generator alone: project latents onto the sphere of radius sqrt(m) (autoencoder codes)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.generator.parameters(), torch.empty(0)).device
+
+    def sample(self, n_or_z: int | Tensor, **overrides: Any) -> SampleResult:
+        """One batch of chains from ``n`` latents of N(0, I) (or the latents given) with the model's sampler and
+        settings, ``overrides`` (``steps``, ``eps_z``, ``record_every``, ...) applied; G(Z) alone without a Hat EBM."""
+        z = torch.randn(n_or_z, *self.latent_shape, device=self.device) if isinstance(n_or_z, int) else n_or_z
+        if self.ebm is None or self.chains is None:
+            with torch.no_grad():
+                x = self.generator(project_sphere(z) if self.sphere else z).float()
+            return SampleResult(x=x, y=torch.zeros_like(x), z=z)
+        return self.chains(self.ebm, z.to(self.device), replace(self.sampler, **overrides))
+
+    def draw(self, n: int, steps: int | None = None, batch_size: int = 250, progress: bool = True,
+             **overrides: Any) -> np.ndarray:
+        """``n`` samples as uint8 N×H×W×C at the data's original size (or float N×D points for 2-D toys), in batches;
+        ``steps`` defaults to the evaluation steps, other settings (``eps_z=...``) to the model's."""
+        if n < 1 or batch_size < 1:
+            raise ValueError(f"the number of samples and the batch size must be positive, got {n} and {batch_size}")
+        if steps is not None:
+            overrides["steps"] = steps
+        out = [self.sample(min(batch_size, n - i), record_every=0, **overrides).x.detach().float().cpu()
+               for i in tqdm(range(0, n, batch_size), disable=not progress, desc="sampling", unit="batch")]
+        x = torch.cat(out)
+        if self.config.model.arch == "mlp":
+            return x.numpy()
+        return to_uint8(x, crop=self.info.crop_for(x.shape[-1]))
+
+
+def hat_model(ebm: HatEBM, config: HatConfig, info: DataInfo, step: int = 0) -> Model:
+    """A Hat EBM with its run's sampler and ``eval_steps`` Langevin steps."""
+    return Model(config, info, step, ebm.generator, ebm.latent_shape, ebm, config.chains,
+                 replace(config.sampler, steps=config.eval_steps))
+
+
+def resolve_module(module: nn.Module | str | None, what: str) -> nn.Module | None:
+    """A user's network: a module, or ``package.module:function`` called with no arguments (e.g. from the CLI)."""
+    if module is None or isinstance(module, nn.Module):
+        return module
+    if not FACTORY.match(module):
+        raise ValueError(f"{what} must be an nn.Module or package.module:function returning one, got {module!r}")
+    name, fn = module.split(":")
+    try:
+        built = getattr(importlib.import_module(name), fn)()
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"cannot import {what} factory {module!r} ({err}); make {name} importable") from None
+    if not isinstance(built, nn.Module):
+        raise ValueError(f"{what} factory {module} returned {type(built).__name__}, not a torch.nn.Module")
+    return built
+
+
+def load_model(path: str | Path, device: str | torch.device = "auto", method: str = "hat",
+               hat: nn.Module | str | None = None, generator: nn.Module | str | None = None) -> Model:
+    """The model of a run folder's newest checkpoint (or of one checkpoint folder) for ``method`` (``hat``, ``ddls``
+    or ``generator``, see the module docstring). A run trained with its own networks needs them again: ``hat`` /
+    ``generator`` as modules (weights are loaded into them) or ``package.module:function`` factories."""
+    if method not in METHODS:
+        raise ValueError(f"unknown sampling method {method!r}; choose one of {', '.join(METHODS)}")
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    checkpoint = ckpt.load(path)
+    cfg = checkpoint.config
+    gen = generator_from_checkpoint(checkpoint, str(path), resolve_module(generator, "generator"))
+    common = (cfg, checkpoint.data_info, checkpoint.step)
+    if method == "generator":
+        return Model(*common, gen.module.to(device), gen.latent_shape, sphere=gen.sphere)
+    if method == "ddls":
+        if not isinstance(cfg, GanConfig):
+            raise ValueError(f"DDLS needs a GAN's discriminator, but {path} is a {cfg.KIND} run; pass a run of "
+                             "`hatebm pretrain gan`")
+        disc = build_discriminator(cfg.model)
+        disc.load_state_dict(checkpoint.nets["discriminator"])
+        ebm = ddls_model(gen.module, disc, gen.latent_shape).to(device).eval()
+        return Model(*common, ebm.generator, gen.latent_shape, ebm, sample_joint, ddls_sampler())
+    if not isinstance(cfg, HatConfig):
+        raise ValueError(f"{path} is a {cfg.KIND} run, not a Hat EBM: sample it with method 'generator'"
+                         + (" or 'ddls'" if isinstance(cfg, GanConfig) else ""))
+    net = resolve_module(hat, "hat network")
+    if net is None and checkpoint.hat != ckpt.NATIVE:
+        raise ValueError(f"{path} was trained with the user-defined hat network {checkpoint.hat['class']}: pass it "
+                         "again (Python: hat=MODULE; CLI: --hat MODULE:FUNCTION returning one)")
+    net = build_hat(cfg.model) if net is None else net
+    load_weights(net, checkpoint.nets["hat"], str(path), "hat network")
+    ebm = cfg.energy(net, gen.module, gen.latent_shape).to(device).eval()
+    return hat_model(ebm, cfg, checkpoint.data_info, checkpoint.step)

@@ -1,0 +1,44 @@
+"""The losses of the paper, one function each: the hat network's (eq 8) and the tandem generator's (eq 12)."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from hatebm.config import HatConfig
+from hatebm.train.runtime import Dist, autocast
+
+
+def hat_update(hat: nn.Module, opt: torch.optim.Optimizer, x_pos: Tensor, x_neg: Tensor, cfg: HatConfig,
+               env: Dist) -> dict[str, float]:
+    """One Adam step on eq 8: minimise mean H(X+) - mean H(X-) (divided by T, or plus ``energy_reg`` times the mean
+    squared energy), plus ``grad_penalty`` times the mean squared input-gradient norm of H at X+ when set.
+    One pass over [X+; X-]: H is batch-independent. Returns the logged energies."""
+    x_pos = x_pos.detach().requires_grad_(cfg.grad_penalty > 0)
+    with autocast(env, cfg.amp):
+        energies = hat(torch.cat([x_pos, x_neg])).float().reshape(-1)
+    e_pos, e_neg = energies[: len(x_pos)], energies[len(x_pos):]
+    gap = e_pos.mean() - e_neg.mean()
+    loss = gap / cfg.temperature if cfg.energy_reg == 0 else gap + cfg.energy_reg * (energies**2).mean()
+    values = {}
+    if cfg.grad_penalty > 0:
+        (grad,) = torch.autograd.grad(e_pos.sum(), x_pos, create_graph=True)
+        r1 = grad.flatten(1).pow(2).sum(1).mean()
+        loss = loss + cfg.grad_penalty * r1
+        values["grad_pos"] = r1.sqrt().item()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.hat_grad_clip is not None:
+        nn.utils.clip_grad_norm_(hat.parameters(), cfg.hat_grad_clip)
+    opt.step()
+    return {"energy_diff": gap.item(), "energy_pos": e_pos.mean().item(), "energy_neg": e_neg.mean().item(), **values}
+
+
+def generator_update(gen: nn.Module, opt: torch.optim.Optimizer, x_bank: Tensor, z_bank: Tensor, weight: float,
+                     env: Dist, amp: bool) -> float:
+    """One Adam step on ``weight * mean((G(Z') - X')^2)`` over bank pairs (eq 12 against past hat networks)."""
+    with autocast(env, amp):
+        loss = weight * (gen(z_bank).float() - x_bank).pow(2).mean()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.item()

@@ -1,0 +1,86 @@
+"""Where a run executes: device and DDP from torchrun's environment, bf16 autocast, RNG state, learning rates.
+
+Distributed runs follow torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK): NCCL on GPUs, gloo on CPU. Each rank
+draws its own data shard and keeps its own bank shard; only rank 0 writes files; samplers use no collectives.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup(device: str = "auto") -> Dist:
+    """Pick the device and, under torchrun, join the process group."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(f"cuda:{local}" if device == "cuda" and world > 1 else device)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    return Dist(rank, world, dev)
+
+
+def wrap_ddp(net: nn.Module, env: Dist) -> nn.Module:
+    """The module to train with: ``net`` itself, or its DistributedDataParallel wrapper under torchrun."""
+    if env.world == 1:
+        return net
+    ids = [env.device.index] if env.device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(net, device_ids=ids)
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 autocast speeds up ``device``: any CUDA device, or a CPU with AVX512-BF16 / AMX."""
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def autocast(env: Dist, amp: bool) -> Any:
+    """bf16 autocast for network passes when ``amp`` is on, on GPUs and on CPUs with native bf16 arithmetic
+    (AVX512-BF16 or AMX); a no-op elsewhere, where bf16 would be emulated and slower than float32."""
+    return torch.autocast(env.device.type, dtype=torch.bfloat16, enabled=amp and native_bf16(env.device))
+
+
+def rng_state() -> dict[str, Tensor]:
+    out = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        out["rng.cuda"] = torch.cuda.get_rng_state()
+    return out
+
+
+def set_rng_state(tensors: dict[str, Tensor]) -> None:
+    torch.set_rng_state(tensors["rng.torch"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+
+
+def step_lr(base: float, step: int, milestones: list[int], gamma: float) -> float:
+    """Step schedule: ``base * gamma ** (number of milestones <= step)``."""
+    return base * gamma ** sum(step >= m for m in milestones)
+
+
+def set_lrs(opts: dict[str, torch.optim.Optimizer], bases: dict[str, float], step: int, milestones: list[int],
+            gamma: float) -> None:
+    """Set each optimiser's learning rate to its base rate on the step schedule."""
+    for name, opt in opts.items():
+        for group in opt.param_groups:
+            group["lr"] = step_lr(bases[name], step, milestones, gamma)
