@@ -1,9 +1,11 @@
 # hatebm: `make demo` trains the Fashion-MNIST CPU preset and samples from it; `make test` runs the test suite.
-# Both create the environment (.venv) and fetch the default data into the cache folder first.
+# Both create the environment (.venv) and fetch the default data into the cache folder ($HATEBM_CACHE, default
+# ~/.cache/hatebm) first.
 PY        ?= python3
 VENV      := .venv
 BIN       := $(VENV)/bin
-export HATEBM_CACHE ?= $(CURDIR)/.cache/hatebm
+# The library's own default cache (hatebm.data.cache_dir), so `make data` fills the folder the CLI reads.
+export HATEBM_CACHE ?= $(HOME)/.cache/hatebm
 FMNIST    := $(HATEBM_CACHE)/fashion-mnist
 DEMO_OUT  ?= runs/demo
 

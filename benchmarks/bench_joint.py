@@ -15,12 +15,12 @@ from typing import Callable
 import torch
 
 from hatebm import checkpoint as ckpt
-from hatebm.config import override, preset, pretrain_preset
-from hatebm.generate import draw, load_model
+from hatebm.config import override, preset
+from hatebm.model import load_model
 from hatebm.train.autoencoder import AutoencoderRun
 from hatebm.train.gan import GanRun
 from hatebm.train.joint import Joint
-from hatebm.train.loop import setup
+from hatebm.train.runtime import setup
 
 
 def per_call(fn: Callable[[], object], n: int) -> float:
@@ -44,27 +44,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sources = {}
         for name, cls in (("gan_fashion_mnist_cpu", GanRun), ("ae_fashion_mnist_cpu", AutoencoderRun)):
-            cfg = override(pretrain_preset(name), data)
+            cfg = override(preset(name), data)
             run = cls(cfg, env)
             sec = per_call(run.train_step, args.iters)
             print(f"{name:28s}{sec:8.2f}{cfg.iters:8d}{sec * cfg.iters / 60:10.1f} min")
-            sources[name] = ckpt.save(Path(tmp) / name, run.step, *run.state()).parent.parent
+            sources[name] = ckpt.save(Path(tmp) / name, run.checkpoint()).parent.parent
         for name, source in (("fashion_mnist_refine_cpu", "gan_fashion_mnist_cpu"),
                              ("fashion_mnist_retrofit_cpu", "ae_fashion_mnist_cpu")):
             cfg = override(preset(name), [*data, f"generator.source={sources[source]}"])
             run = Joint(cfg, env)
             sec = per_call(run.train_step, args.iters)
             print(f"{name:28s}{sec:8.2f}{cfg.iters:8d}{sec * cfg.iters / 60:10.1f} min")
-            sources[name] = ckpt.save(Path(tmp) / name, run.step, *run.state()).parent.parent
+            sources[name] = ckpt.save(Path(tmp) / name, run.checkpoint()).parent.parent
         print(f"\nsampling {args.samples} images (batch {args.samples}):")
         for label, path, method, steps in (
                 ("G(Z), GAN", sources["gan_fashion_mnist_cpu"], "generator", None),
                 ("DDLS, 100 steps", sources["gan_fashion_mnist_cpu"], "ddls", 100),
                 ("Hat EBM refine, eval_steps", sources["fashion_mnist_refine_cpu"], "hat", None),
                 ("Hat EBM retrofit, eval_steps", sources["fashion_mnist_retrofit_cpu"], "hat", None)):
-            model = load_model(path, method=method)
+            model = load_model(path, device="cpu", method=method)
             t0 = time.perf_counter()
-            draw(model, args.samples, steps=steps, batch_size=args.samples, progress=False)
+            model.draw(args.samples, steps=steps, batch_size=args.samples, progress=False)
             sec = (time.perf_counter() - t0) / args.samples
             k = model.sampler.steps if steps is None else steps
             print(f"  {label:30s} K={k:4d}: {1000 * sec:8.1f} ms per image ({sec * 1000 / 60:.1f} min per 1,000)")

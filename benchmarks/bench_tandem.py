@@ -1,4 +1,4 @@
-"""Seconds per tandem iteration (and the share spent in Langevin sampling) for a preset, measured here.
+"""Seconds per tandem iteration (and the share spent in Langevin sampling) for a tandem preset, measured here.
 
     python benchmarks/bench_tandem.py [--preset fashion_mnist_cpu] [--iters 10] [key=value ...]
 
@@ -13,8 +13,8 @@ import time
 
 import torch
 
-from hatebm.config import override, preset
-from hatebm.train.loop import autocast, native_bf16, setup
+from hatebm.config import TandemConfig, override, preset, preset_names
+from hatebm.train.runtime import autocast, native_bf16, setup
 from hatebm.train.tandem import Tandem
 
 
@@ -24,7 +24,11 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("overrides", nargs="*")
     args = ap.parse_args()
-    cfg = override(preset(args.preset), args.overrides)
+    cfg = preset(args.preset)
+    if not isinstance(cfg, TandemConfig):
+        ap.error(f"--preset {args.preset} is a {cfg.KIND} run; choose a tandem preset: "
+                 f"{', '.join(preset_names(TandemConfig))}")
+    cfg = override(cfg, args.overrides)
     env = setup(cfg.device)
     run = Tandem(cfg, env)
     print(f"preset {args.preset}: batch {cfg.batch_size}, K {cfg.sampler.steps}, hat width {cfg.model.hat_width}, "

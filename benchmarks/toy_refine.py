@@ -17,8 +17,9 @@ A truth-vs-truth row gives each metric's floor at this n.
 
     python benchmarks/toy_refine.py [--seeds 3] [--iters 1000] [--n 4000] [key=value ...]
 
-Joint runs: the ``toy_gmm8_cpu`` preset (MLP hat, T = 1, batch 256) as ``variant=joint`` with hat lr 3e-4 and
-K = 50 joint Langevin steps, eps_Y = 0.02, eps_Z = 0.1 (training and evaluation). About 5 minutes on one CPU core.
+Joint runs: the ``toy_gmm8_cpu`` preset (MLP hat, T = 1, batch 256) as a joint run (its hat-network settings in a
+``JointConfig``) with hat lr 3e-4 and K = 50 joint Langevin steps, eps_Y = 0.02, eps_Z = 0.1 (training and
+evaluation). About 5 minutes on one CPU core.
 """
 from __future__ import annotations
 
@@ -26,16 +27,17 @@ import argparse
 import math
 import tempfile
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from hatebm.config import override, preset
+import hatebm
+from hatebm.config import HatConfig, JointConfig, override, preset
 from hatebm.data import toy_distribution
-from hatebm.generate import draw, load_model
-from hatebm.train.joint import train
+from hatebm.model import load_model
 
 TRUTH = toy_distribution("gmm8")
 CENTRES = TRUTH.means.float()
@@ -95,18 +97,26 @@ def metrics(x: Tensor, seed: int) -> dict[str, float]:
     return {"MMD2": mmd2(x, ref), "KL": grid_kl(x), "in-mode": in_mode, "mode-TV": tv}
 
 
+def joint_config(name: str) -> JointConfig:
+    """The preset ``name`` as a joint run: its data, networks, sampler, loss and schedule (every HatConfig field),
+    the joint run's own settings (generator, priors) at their defaults."""
+    cfg = preset(name)
+    return JointConfig(**{f.name: getattr(cfg, f.name) for f in fields(HatConfig)})
+
+
 def run_seed(seed: int, args: argparse.Namespace, folder: Path, gen_path: Path) -> dict[str, dict[str, float]]:
-    cfg = override(preset("toy_gmm8_cpu"), [
-        "variant=joint", f"generator.source={gen_path}", "generator.latent_shape=2", f"seed={seed}",
+    cfg = override(joint_config("toy_gmm8_cpu"), [
+        f"generator.source={gen_path}", "generator.latent_shape=2", f"seed={seed}",
         f"iters={args.iters}", f"image_every={args.iters}", f"ckpt_every={args.iters}", "log_every=50",
         "eval_samples=0", "lr_hat=3e-4", "sampler.steps=50", "eval_steps=50", "sampler.eps_y=0.02",
         "sampler.eps_z=0.1",
         *args.overrides])
-    out = train(cfg, folder / f"seed{seed}", progress=False)
+    out = folder / f"seed{seed}"
+    hatebm.train(cfg, out, progress=False)
     torch.manual_seed(seed)
     rows = {}
     for name, method in (("generator G(Z)", "generator"), ("Hat EBM (joint)", "hat")):
-        x = torch.from_numpy(draw(load_model(out, method=method), args.n, progress=False)).float()
+        x = torch.from_numpy(load_model(out, device="cpu", method=method).draw(args.n, progress=False)).float()
         rows[name] = metrics(x, seed)
     rows["truth vs truth"] = metrics(TRUTH.sample(args.n, torch.Generator().manual_seed(seed)), seed)
     return rows

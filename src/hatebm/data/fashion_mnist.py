@@ -64,7 +64,8 @@ def load(
             "run `make data`; or `apt-get download dataset-fashion-mnist && "
             "dpkg-deb -x dataset-fashion-mnist_*.deb DIR` "
             "and set HATEBM_DATA=DIR/usr/share/datasets (or pass root=DIR/usr/share/datasets/fashion-mnist); "
-            f"or pass root= a folder holding the .gz files; or pass download=True to fetch them from {BASE_URL}",
+            f"or pass root= a folder holding the .gz files (data.root= in hatebm train); or fetch them from {BASE_URL} "
+            "with data.download=true (hatebm train) or download=True (Python)",
         )
     images = read_idx(folder / images_file, ndim=3)[..., None]
     if not labels:

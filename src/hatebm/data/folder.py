@@ -60,7 +60,7 @@ def load(
         if img.shape != first.shape:
             raise ValueError(
                 f"folder: images differ in size: {files[0]} is {first.shape[1]}×{first.shape[0]}, {path} is "
-                f"{img.shape[1]}×{img.shape[0]} (W×H); pass size= to resize them all"
+                f"{img.shape[1]}×{img.shape[0]} (W×H); set data.size=N (hatebm train) or pass size=N to bring them all to N×N"
             )
         images[i] = img
     return images, None
