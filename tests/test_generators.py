@@ -9,7 +9,7 @@ from torch import nn
 
 from hatebm import checkpoint as ckpt
 from hatebm.checkpoint import Checkpoint, GeneratorSpec
-from hatebm.config import GanConfig, ModelConfig, to_dict
+from hatebm.config import GanConfig, ModelConfig
 from hatebm.data import DataInfo
 from hatebm.generators import build_from_spec, check_generator, load_generator, native_spec
 from hatebm.nets import build_generator

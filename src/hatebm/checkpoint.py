@@ -16,7 +16,8 @@ tensors                   ``<net>.<param>`` network weights (``hat``, ``generato
 ``hat``                   the hat network's spec (runs that learn one), else null
 ========================  =========================================================================================
 
-Specs are ``{"type": "hatebm"}`` (a hatebm network; generators carry their ``model`` section), ``{"type": "torchscript", "path": ...}``,
+Specs are ``{"type": "hatebm"}`` (a hatebm network; generators carry their ``model`` section),
+``{"type": "torchscript", "path": ...}``,
 ``{"type": "factory", "factory": "module:function"}`` or ``{"type": "custom", "class": "module.Class"}`` (a module
 passed to :func:`hatebm.train`, which must be passed again to load the run). The folder is written under a temporary
 name and renamed into place, so a crash never leaves a half-written checkpoint behind. Checkpoints of the first
@@ -135,7 +136,8 @@ def _from_format_1(state: dict[str, Any]) -> dict[str, Any]:
     model = config["model"]
     spec = state.get("generator") or {**NATIVE, "model": model}
     shape = state.get("latent_shape") or model.get("latent_shape") or [model["latent_dim"]]
-    return {**state, "format": FORMAT, "run": run, "config": config, "hat": NATIVE if run in ("tandem", "joint") else None,
+    hat = NATIVE if run in ("tandem", "joint") else None
+    return {**state, "format": FORMAT, "run": run, "config": config, "hat": hat,
             "generator": {"spec": spec, "latent_shape": shape, "sphere": bool(state.get("sphere", kind == "ae"))}}
 
 

@@ -31,7 +31,8 @@ def parser_kwargs(**kw: Any) -> dict[str, Any]:
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", help="torch device: auto (CUDA if available, else CPU), cpu, cuda, cuda:1")
+    p.add_argument("--device", default="auto",
+                   help="torch device: auto (CUDA if available, else CPU), cpu, cuda, cuda:1")
 
 
 def add_quiet(p: argparse.ArgumentParser) -> None:

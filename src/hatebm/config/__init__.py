@@ -3,8 +3,8 @@ form and overrides (:mod:`~hatebm.config.parse`)."""
 from hatebm.config.parse import build, differences, from_dict, load_config, override, to_dict
 from hatebm.config.presets import PRESETS, preset, preset_names
 from hatebm.config.schema import (CONFIGS, AutoencoderConfig, DataConfig, GanConfig, GeneratorConfig, HatConfig,
-                                  JointConfig, ModelConfig, RunConfig, TandemConfig)
+                                  JointConfig, ModelConfig, PretrainConfig, RunConfig, TandemConfig)
 
 __all__ = ["CONFIGS", "PRESETS", "AutoencoderConfig", "DataConfig", "GanConfig", "GeneratorConfig", "HatConfig",
-           "JointConfig", "ModelConfig", "RunConfig", "TandemConfig", "build", "differences", "from_dict", "load_config",
-           "override", "preset", "preset_names", "to_dict"]
+           "JointConfig", "ModelConfig", "PretrainConfig", "RunConfig", "TandemConfig", "build", "differences",
+           "from_dict", "load_config", "override", "preset", "preset_names", "to_dict"]

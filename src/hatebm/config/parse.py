@@ -75,7 +75,8 @@ def override(cfg: C, assignments: list[str]) -> C:
         hints = typing.get_type_hints(type(node))
         valid = [f.name for f in fields(node)]
         if name not in valid:
-            raise ValueError(f"unknown config key {key!r} for a {type(node).__name__}; valid keys here: {sorted(valid)}")
+            raise ValueError(f"unknown config key {key!r} for a {type(node).__name__}; valid keys here: "
+                             f"{sorted(valid)}")
         if is_dataclass(getattr(node, name)):
             raise ValueError(f"{key!r} is a section; set one of its keys, e.g. {key}.{fields(getattr(node, name))[0].name}")
         setattr(node, name, _parse(value.strip(), hints[name], key))

@@ -221,19 +221,33 @@ class JointConfig(HatConfig):
 
 
 @dataclass
-class GanConfig(RunConfig):
+class PretrainConfig(RunConfig):
+    """What pretraining a base generator shares: SN-GAN-family image networks, ``lr_gen`` for the generator (or
+    decoder), and Mimicry's SN-GAN defaults (batch 64, Adam betas (0, 0.9))."""
+
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(hat_width=128, out_scale=1.0))
+    iters: int = 100_000  # generator (or autoencoder) updates
+    batch_size: int = 64
+    betas: list[float] = field(default_factory=lambda: [0.0, 0.9])
+    ckpt_every: int = 1000
+    lr_gen: float = 2e-4
+
+    def validate(self) -> PretrainConfig:
+        super().validate()
+        _positive(lr_gen=self.lr_gen)
+        if self.model.arch != "sngan":
+            raise ValueError(f"{self.KIND} pretraining builds SN-GAN-family image networks: model.arch must be sngan")
+        return self
+
+
+@dataclass
+class GanConfig(PretrainConfig):
     """SN-GAN pretraining with the hinge loss (Miyato et al. 2018): the base generator of refinement (§4.1) and the
     discriminator DDLS samples with. ``lr_gen`` trains the generator, ``lr_disc`` the discriminator (widths
     ``model.gen_width`` / ``model.hat_width``)."""
 
     KIND: ClassVar[str] = "gan"
 
-    model: ModelConfig = field(default_factory=lambda: ModelConfig(hat_width=128, out_scale=1.0))
-    iters: int = 100_000  # generator updates
-    batch_size: int = 64
-    betas: list[float] = field(default_factory=lambda: [0.0, 0.9])
-    ckpt_every: int = 1000
-    lr_gen: float = 2e-4
     lr_disc: float = 2e-4
     n_dis: int = 5  # discriminator updates per generator update
 
@@ -245,26 +259,18 @@ class GanConfig(RunConfig):
 
     def validate(self) -> GanConfig:
         super().validate()
-        _positive(lr_gen=self.lr_gen, lr_disc=self.lr_disc, n_dis=self.n_dis)
-        if self.model.arch != "sngan":
-            raise ValueError("GAN pretraining builds SN-GAN image networks: model.arch must be sngan")
+        _positive(lr_disc=self.lr_disc, n_dis=self.n_dis)
         return self
 
 
 @dataclass
-class AutoencoderConfig(RunConfig):
+class AutoencoderConfig(PretrainConfig):
     """Deterministic autoencoder pretraining (§4.2): image-shaped latents on the sphere of radius sqrt(m); the decoder
     becomes the generator of a retrofit run. ``lr_gen`` trains the decoder (width ``model.gen_width``), ``lr_enc`` the
     encoder (width ``model.hat_width``)."""
 
     KIND: ClassVar[str] = "autoencoder"
 
-    model: ModelConfig = field(default_factory=lambda: ModelConfig(hat_width=128, out_scale=1.0))
-    iters: int = 100_000  # autoencoder updates
-    batch_size: int = 64
-    betas: list[float] = field(default_factory=lambda: [0.0, 0.9])
-    ckpt_every: int = 1000
-    lr_gen: float = 2e-4
     lr_enc: float = 2e-4
     loss_weight: float = 1000.0  # loss = loss_weight * mean((decoder(code) - x)^2)
     latent_noise: float = 2e-2  # std of the Gaussian noise added to the projected code while training
@@ -277,9 +283,7 @@ class AutoencoderConfig(RunConfig):
 
     def validate(self) -> AutoencoderConfig:
         super().validate()
-        _positive(lr_gen=self.lr_gen, lr_enc=self.lr_enc, loss_weight=self.loss_weight)
-        if self.model.arch != "sngan":
-            raise ValueError("autoencoder pretraining builds SN-GAN-family image networks: model.arch must be sngan")
+        _positive(lr_enc=self.lr_enc, loss_weight=self.loss_weight)
         if not self.model.latent_shape:
             raise ValueError("the autoencoder's latent is image-shaped (§4.2): set model.latent_shape, e.g. 1,16,16")
         return self
