@@ -159,3 +159,20 @@ def test_samples_load_from_npz_or_png_folder(tmp_path):
         sample_io.load_samples(tmp_path / "s.npz", 4)
     with pytest.raises(FileNotFoundError, match="no samples"):
         sample_io.load_samples(tmp_path / "missing.npz")
+
+
+def test_samples_from_a_model_or_a_function(tiny_run):
+    import hatebm
+
+    model = hatebm.load_model(tiny_run)
+    images, source = sample_io.load_samples(model, 6, seed=3, progress=False)
+    again, _ = sample_io.load_samples(tiny_run, 6, seed=3, progress=False)
+    assert images.shape == (6, 28, 28, 1) and np.array_equal(images, again) and source["n"] == 6
+
+    def noise(n):
+        return torch.rand(n, 1, 28, 28) * 2 - 1
+
+    images, source = sample_io.load_samples(noise, 5)
+    assert images.dtype == np.uint8 and images.shape == (5, 28, 28, 1) and source["callable"].endswith("noise")
+    with pytest.raises(ValueError, match="must give 4 uint8"):
+        sample_io.load_samples(lambda n: np.zeros((n, 28, 28, 1), np.float32), 4)

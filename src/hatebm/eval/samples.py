@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
@@ -12,7 +12,28 @@ from torch import nn
 
 from hatebm import data
 
+if TYPE_CHECKING:
+    from hatebm.model import Model
+
 DEFAULT_N = 1000
+Source = str | os.PathLike | Callable[[int], Any]
+
+
+def from_callable(source: Model | Callable[[int], Any], n: int = DEFAULT_N, *, seed: int = 0,
+                  progress: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
+    """`n` uint8 samples of a `hatebm.model.Model` (its `draw`) or of any function of n returning images (uint8
+    N×H×W×C, or a float tensor N×C×H×W in [-1, 1]), drawn from torch seed `seed`, and their source record."""
+    from hatebm.model import Model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        out = source.draw(n, progress=progress) if isinstance(source, Model) else source(n)
+    images = data.to_uint8(out.detach()) if isinstance(out, torch.Tensor) else np.asarray(out)
+    if images.dtype != np.uint8 or len(images) != n:
+        raise ValueError(f"the sample source returned {images.dtype} {images.shape}: it must give {n} uint8 N×H×W×C "
+                         "images or a float tensor N×C×H×W in [-1, 1]")
+    name = getattr(source, "__qualname__", type(source).__name__)
+    return images, {"callable": name, "seed": seed, "n": n}
 
 
 def sample_checkpoint(
@@ -39,13 +60,16 @@ def sample_checkpoint(
 
 
 def load_samples(
-    path: str | os.PathLike, n: int | None = None, *, steps: int | None = None, seed: int = 0,
+    path: Source, n: int | None = None, *, steps: int | None = None, seed: int = 0,
     device: str | torch.device | None = None, progress: bool = True, hat: nn.Module | str | None = None,
     generator: nn.Module | str | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """(uint8 N×H×W×C samples, their source) from an .npz (array `images`), a folder of image files (PNG, ...), or a
     run or checkpoint folder: then `n` (default 1000) samples are drawn on the fly (`sample_checkpoint`, with
-    `steps`, `seed`, `device`, `hat` and `generator`). For files, `n` keeps the first n images."""
+    `steps`, `seed`, `device`, `hat` and `generator`); or a `Model` or a function of n (`from_callable`). For files,
+    `n` keeps the first n images."""
+    if not isinstance(path, (str, os.PathLike)):
+        return from_callable(path, DEFAULT_N if n is None else n, seed=seed, progress=progress)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no samples at {path}: pass an .npz holding uint8 images (array `images`), a "

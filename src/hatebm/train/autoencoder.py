@@ -74,5 +74,5 @@ class AutoencoderRun(TrainingRun):
     def model(self) -> Model:
         return Model(self.cfg, self.info, self.step, self.dec, self.latent_shape, sphere=True)
 
-    def final(self, out: Path) -> None:
-        write_samples(out, self.model(), self.cfg.eval_samples)
+    def final(self, out: Path, progress: bool = True) -> None:
+        write_samples(out, self.model(), self.cfg.eval_samples, progress)

@@ -86,5 +86,5 @@ class GanRun(TrainingRun):
     def model(self) -> Model:
         return Model(self.cfg, self.info, self.step, self.gen, self.latent_shape)
 
-    def final(self, out: Path) -> None:
-        write_samples(out, self.model(), self.cfg.eval_samples)
+    def final(self, out: Path, progress: bool = True) -> None:
+        write_samples(out, self.model(), self.cfg.eval_samples, progress)

@@ -60,5 +60,5 @@ class HatRun(TrainingRun):
     def model(self) -> Model:
         return hat_model(self.ebm, self.cfg, self.info, self.step)
 
-    def final(self, out: Path) -> None:
-        write_samples(out, self.model(), self.cfg.eval_samples)
+    def final(self, out: Path, progress: bool = True) -> None:
+        write_samples(out, self.model(), self.cfg.eval_samples, progress)

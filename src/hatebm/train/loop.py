@@ -62,7 +62,7 @@ class TrainingRun:
     def figures(self, folder: Path) -> None:
         """Write the periodic figures of step ``self.step`` into ``folder``."""
 
-    def final(self, out: Path) -> None:
+    def final(self, out: Path, progress: bool = True) -> None:
         """Write the end-of-run samples into the run folder."""
 
     def model(self) -> Model:
@@ -101,7 +101,7 @@ class TrainingRun:
 def training_loop(run: TrainingRun, out: str | Path, env: Dist, resume: bool = False, progress: bool = True) -> Path:
     """Drive ``run`` to ``cfg.iters`` steps in the run folder ``out``: ``config.json``, ``stats.jsonl`` every
     ``log_every`` steps, figures under ``images/`` every ``image_every``, atomic checkpoints every ``ckpt_every`` (and
-    at the end), then ``run.final(out)``.
+    at the end), then ``run.final(out, progress)``.
 
     ``resume`` continues the newest checkpoint, refusing a config that differs in anything but ``cfg.RUNTIME`` (the
     error names the keys), and reproduces the uninterrupted run exactly on CPU; a folder that already holds
@@ -142,5 +142,5 @@ def training_loop(run: TrainingRun, out: str | Path, env: Dist, resume: bool = F
             ckpt.save(out, run.checkpoint(), keep=cfg.keep_ckpts)
     bar.close()
     if env.main and cfg.eval_samples:
-        run.final(out)
+        run.final(out, progress)
     return out

@@ -44,12 +44,12 @@ def write_figures(folder: Path, step: int, ebm: HatEBM, cfg: HatConfig, info: Da
     save_path_figure(res.path, folder / f"step_{step:08d}_path.png", crop=crop)
 
 
-def write_samples(out: Path, model: Model, n: int) -> tuple[Path, Path]:
+def write_samples(out: Path, model: Model, n: int, progress: bool = True) -> tuple[Path, Path]:
     """Final ``samples.npz`` (uint8 ``images`` N×H×W×C, or float ``points``) and ``samples.png`` of a model, drawn
     from the seed ``config.seed + 12345`` without touching the training RNG."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(model.config.seed + 12345)
-        samples = model.draw(n)
+        samples = model.draw(n, progress=progress)
     if model.config.model.arch == "mlp":
         np.savez_compressed(out / "samples.npz", points=samples)
         return out / "samples.npz", save_scatter(samples, out / "samples.png")
