@@ -88,12 +88,12 @@ class Checkpoint:
     @classmethod
     def from_files(cls, tensors: dict[str, Tensor], state: dict[str, Any], where: str = "checkpoint") -> Checkpoint:
         """Parse a checkpoint's tensors and state.json (either format)."""
-        if "format" not in state:
-            state = _from_format_1(state)
-        if state["format"] != FORMAT:
-            raise ValueError(f"{where} has checkpoint format {state['format']}, this hatebm reads format {FORMAT} "
-                             "(and 1): upgrade hatebm to read it")
         try:
+            if "format" not in state:
+                state = _from_format_1(state)
+            if state["format"] != FORMAT:
+                raise ValueError(f"{where} has checkpoint format {state['format']}, this hatebm reads format {FORMAT} "
+                                 "(and 1): upgrade hatebm to read it")
             config = from_dict({"run": state["run"], **state["config"]})
             groups = state["optim_groups"]
             g = state["generator"]
@@ -123,6 +123,8 @@ def _from_format_1(state: dict[str, Any]) -> dict[str, Any]:
     config's ``variant``; tandem and joint configs shared one class, GAN and autoencoder configs another."""
     kind = state.get("kind", "tandem")
     run = {"ae": "autoencoder"}.get(kind, kind)
+    if run not in ("tandem", "joint", "gan", "autoencoder"):
+        raise ValueError(f"unknown run kind {kind!r} in a first-format checkpoint")
     config = dict(state["config"])
     config.pop("variant", None)
     config.pop("kind", None)

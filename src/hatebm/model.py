@@ -54,11 +54,12 @@ class Model:
         """One batch of chains from ``n`` latents of N(0, I) (or the latents given) with the model's sampler and
         settings, ``overrides`` (``steps``, ``eps_z``, ``record_every``, ...) applied; G(Z) alone without a Hat EBM."""
         z = torch.randn(n_or_z, *self.latent_shape, device=self.device) if isinstance(n_or_z, int) else n_or_z
+        z = z.to(self.device)
         if self.ebm is None or self.chains is None:
             with torch.no_grad():
                 x = self.generator(project_sphere(z) if self.sphere else z).float()
             return SampleResult(x=x, y=torch.zeros_like(x), z=z)
-        return self.chains(self.ebm, z.to(self.device), replace(self.sampler, **overrides))
+        return self.chains(self.ebm, z, replace(self.sampler, **overrides))
 
     def draw(self, n: int, steps: int | None = None, batch_size: int = 250, progress: bool = True,
              **overrides: Any) -> np.ndarray:

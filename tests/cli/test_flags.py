@@ -96,3 +96,10 @@ def test_make_data_fills_the_cache_the_cli_reads(tmp_path):
                            capture_output=True, text=True, env=env, check=True).stdout.strip()
     assert cache == str(tmp_path / ".cache" / "hatebm")
     assert f"mkdir -p {cache}/fashion-mnist" in dry.stdout
+
+
+def test_divergence_is_one_line(tiny_npz, tmp_path, capsys):
+    assert main(["train", "tiny", "data.name=npz", f"data.root={tiny_npz}", "diverge_gap=1e-9", "--out",
+                 str(tmp_path / "d"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "diverged at step 1" in err[0]

@@ -36,10 +36,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hatebm.train.stats import DivergenceError
+
     args = parse(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as err:  # user errors: one clear line, no traceback
+    except (ValueError, FileNotFoundError, DivergenceError) as err:  # user errors: one clear line, no traceback
         print(f"hatebm {args.command}: error: {err}", file=sys.stderr)
         return 2
 

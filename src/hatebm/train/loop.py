@@ -14,6 +14,7 @@ from hatebm import checkpoint as ckpt
 from hatebm.checkpoint import Checkpoint, GeneratorSpec
 from hatebm.config import RunConfig, differences
 from hatebm.data import DataInfo
+from hatebm.generators import load_weights
 from hatebm.model import Model
 from hatebm.train import runtime
 from hatebm.train.outputs import write_config
@@ -90,7 +91,7 @@ class TrainingRun:
             raise ValueError(f"--resume with other networks than the run's: it was trained with hat {saved.hat} and "
                              f"generator {saved.generator.spec}; pass the same networks")
         for name, net in self.nets.items():
-            net.load_state_dict(saved.nets[name])
+            load_weights(net, saved.nets.get(name, {}), "the checkpoint to resume", name)
         for name, opt in self.opts.items():
             ckpt.restore_optimizer(opt, *saved.optimizers[name])
         self.stream.load_state(saved.stream)

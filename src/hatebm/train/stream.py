@@ -31,13 +31,14 @@ def user_data(data: UserData, model: ModelConfig, resize: str = "pad") -> tuple[
     """A user's training data in model space: a float tensor already there ([N, C, H, W] in [-1, 1] at the model's
     resolution, or [N, D] points), uint8 N×H×W×C images (mapped like named datasets), or a ``Dataset`` of either kind
     of tensor (items may be ``(x, label)`` pairs; the label is dropped)."""
-    if isinstance(data, np.ndarray):
+    if isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 4 and model.arch == "sngan":
         x = to_model(data, size=model.resolution, mode=resize, channels=model.channels)
         return x, DataInfo(*data.shape[1:4])
     if isinstance(data, Dataset):
         items = [data[i] for i in range(len(data))]  # type: ignore[arg-type]
         data = torch.stack([item[0] if isinstance(item, (tuple, list)) else item for item in items])
-    if not isinstance(data, Tensor) or data.ndim not in (2, 4) or not data.is_floating_point():
+    points = model.arch == "mlp"
+    if not isinstance(data, Tensor) or data.ndim != (2 if points else 4) or not data.is_floating_point():
         raise ValueError("data must be a float tensor [N, C, H, W] in [-1, 1] (or [N, D] points), uint8 N×H×W×C "
                          f"images in a numpy array, or a Dataset of such tensors; got {type(data).__name__} "
                          f"{tuple(getattr(data, 'shape', ()))}")

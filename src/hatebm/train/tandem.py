@@ -70,5 +70,6 @@ class Tandem(HatRun):
 
     def restore(self, saved: Checkpoint) -> None:
         super().restore(saved)
-        assert saved.bank is not None
+        if saved.bank is None:
+            raise ValueError("the checkpoint to resume lacks the tandem bank (bank.x, bank.z): use another checkpoint")
         self.bank = Bank(saved.bank[0].to(self.env.device), saved.bank[1].to(self.env.device))
