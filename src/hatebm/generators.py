@@ -75,16 +75,19 @@ def custom_generator(module: nn.Module, latent_shape: Sequence[int] | None = Non
     return LoadedGenerator(_freeze(module), shape, custom_spec(module))
 
 
-def _factory(name: str) -> nn.Module:
+def call_factory(name: str, what: str = "generator") -> nn.Module:
+    """The module that the factory ``package.module:function`` returns when called with no arguments."""
+    if not FACTORY.match(name):
+        raise ValueError(f"{what} factory must be package.module:function, got {name!r}")
     module_name, fn_name = name.split(":")
     try:
         fn = getattr(importlib.import_module(module_name), fn_name)
     except (ImportError, AttributeError) as err:
-        raise ValueError(f"cannot import generator factory {name!r} ({err}); make {module_name} importable "
-                         f"(installed or on PYTHONPATH) and define {fn_name}() returning the generator") from None
+        raise ValueError(f"cannot import {what} factory {name!r} ({err}); make {module_name} importable "
+                         f"(installed or on PYTHONPATH) and define {fn_name}() returning the {what}") from None
     module = fn()
     if not isinstance(module, nn.Module):
-        raise ValueError(f"generator factory {name} returned {type(module).__name__}, not a torch.nn.Module")
+        raise ValueError(f"{what} factory {name} returned {type(module).__name__}, not a torch.nn.Module")
     return module
 
 
@@ -110,7 +113,7 @@ def build_from_spec(spec: dict[str, Any]) -> nn.Module:
     if spec["type"] == "torchscript":
         return _torchscript(spec["path"])
     if spec["type"] == "factory":
-        return _factory(spec["factory"])
+        return call_factory(spec["factory"])
     if spec["type"] == "custom":
         raise ValueError(f"this run's generator is the user-defined {spec['class']}: pass it again (Python: "
                          "generator=MODULE; CLI: --generator MODULE:FUNCTION returning one)")
@@ -159,7 +162,7 @@ def load_generator(source: str, weights: str | None = None,
         if weights is None:
             raise ValueError(f"the generator factory {source} needs its weights: set generator.weights=FILE.safetensors"
                              " (a state dict saved with safetensors.torch.save_file(G.state_dict(), FILE))")
-        module, spec = _factory(source), {"type": "factory", "factory": source}
+        module, spec = call_factory(source), {"type": "factory", "factory": source}
     else:
         raise FileNotFoundError(f"generator source {source!r} not found: pass a hatebm run or checkpoint folder, a "
                                 "TorchScript file, or package.module:function with generator.weights=FILE.safetensors")

@@ -8,7 +8,6 @@ radius sqrt(m) for autoencoder decoders), which works on every checkpoint.
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -22,8 +21,9 @@ from hatebm import checkpoint as ckpt
 from hatebm.config import GanConfig, HatConfig, RunConfig
 from hatebm.data import DataInfo, to_uint8
 from hatebm.ddls import ddls_model, ddls_sampler
+from hatebm.devices import resolve_device
 from hatebm.energy import HatEBM
-from hatebm.generators import FACTORY, generator_from_checkpoint, load_weights
+from hatebm.generators import call_factory, generator_from_checkpoint, load_weights
 from hatebm.nets import build_discriminator, build_hat, project_sphere
 from hatebm.sampling import LangevinConfig, SampleResult, sample_joint
 
@@ -85,18 +85,7 @@ def hat_model(ebm: HatEBM, config: HatConfig, info: DataInfo, step: int = 0) -> 
 
 def resolve_module(module: nn.Module | str | None, what: str) -> nn.Module | None:
     """A user's network: a module, or ``package.module:function`` called with no arguments (e.g. from the CLI)."""
-    if module is None or isinstance(module, nn.Module):
-        return module
-    if not FACTORY.match(module):
-        raise ValueError(f"{what} must be an nn.Module or package.module:function returning one, got {module!r}")
-    name, fn = module.split(":")
-    try:
-        built = getattr(importlib.import_module(name), fn)()
-    except (ImportError, AttributeError) as err:
-        raise ValueError(f"cannot import {what} factory {module!r} ({err}); make {name} importable") from None
-    if not isinstance(built, nn.Module):
-        raise ValueError(f"{what} factory {module} returned {type(built).__name__}, not a torch.nn.Module")
-    return built
+    return module if module is None or isinstance(module, nn.Module) else call_factory(module, what)
 
 
 def load_model(path: str | Path, device: str | torch.device = "auto", method: str = "hat",
@@ -106,7 +95,7 @@ def load_model(path: str | Path, device: str | torch.device = "auto", method: st
     ``generator`` as modules (weights are loaded into them) or ``package.module:function`` factories."""
     if method not in METHODS:
         raise ValueError(f"unknown sampling method {method!r}; choose one of {', '.join(METHODS)}")
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    device = resolve_device(device)
     checkpoint = ckpt.load(path)
     cfg = checkpoint.config
     gen = generator_from_checkpoint(checkpoint, str(path), resolve_module(generator, "generator"))

@@ -51,15 +51,6 @@ def add_model_modules(p: argparse.ArgumentParser) -> None:
                    help="factory of the run's own generator (runs trained with hatebm.train(..., generator=...))")
 
 
-def device(name: str) -> str:
-    """``auto`` resolved to ``cuda`` when available, else ``cpu``; other names unchanged."""
-    if name != "auto":
-        return name
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def add_samples(p: argparse.ArgumentParser) -> None:
     """`--n`, `--steps`, `--seed`, `--hat`, `--generator`: which samples SAMPLES gives, and how they are drawn when it
     is a run or checkpoint folder (`hatebm.eval.samples.load_samples`)."""
@@ -78,5 +69,5 @@ def samples_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """The samples and their source for `add_samples`' arguments."""
     from hatebm.eval.samples import load_samples
 
-    return load_samples(args.samples, args.n, steps=args.steps, seed=args.seed, device=device(args.device),
+    return load_samples(args.samples, args.n, steps=args.steps, seed=args.seed, device=args.device,
                         progress=not args.quiet, hat=args.hat, generator=args.generator)

@@ -74,7 +74,7 @@ def _reference(args: argparse.Namespace, size: int | None):
     return reference_stats(
         name, split, args.ref_n, root=args.root or root, subset=args.subset, seed=args.ref_seed, size=size,
         fit=args.fit, resize=args.resize, weights=args.weights, cache_dir=args.cache_dir,
-        batch_size=args.batch_size, progress=not args.quiet, device=common.device(args.device),
+        batch_size=args.batch_size, progress=not args.quiet, device=args.device,
     )
 
 
@@ -101,7 +101,7 @@ def run_calc(args: argparse.Namespace) -> int:
         print(f"reference: {ref.protocol['statistics']}")
     metrics = compute_metrics(
         samples, ref, batch_size=args.batch_size, weights=args.weights, kid_subsets=args.kid_subsets,
-        kid_subset_size=args.kid_subset_size, progress=not args.quiet, device=common.device(args.device),
+        kid_subset_size=args.kid_subset_size, progress=not args.quiet, device=args.device,
         source=source,
     )
     print(describe(metrics))

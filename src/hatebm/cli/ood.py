@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint
     result = evaluate(checkpoint, args.in_set, parse_sets(args.ood_sets), n=args.n, seed=args.subset_seed,
                       fit=args.fit, convert_channels=args.convert_channels, batch_size=args.batch_size,
-                      device=common.device(args.device), progress=not args.quiet, hat=args.hat,
+                      device=args.device, progress=not args.quiet, hat=args.hat,
                       generator=args.generator)
     in_scores = result.scores["in"]
     print(f"OOD detection by H(x) (higher = more OOD; OOD is the positive class), step "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hatebm.cli.common import add_device, add_model_modules, add_quiet, add_seed, device, parser_kwargs
+from hatebm.cli.common import add_device, add_model_modules, add_quiet, add_seed, parser_kwargs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix != ".npz":
         raise ValueError(f"--out must end in .npz, got {out}")
     torch.manual_seed(args.seed)
-    model = load_model(args.model, device(args.device), args.method, hat=args.hat, generator=args.generator)
+    model = load_model(args.model, args.device, args.method, hat=args.hat, generator=args.generator)
     overrides = {} if args.eps_z is None else {"eps_z": args.eps_z}
     samples = model.draw(args.n, steps=args.steps, batch_size=args.batch_size, progress=not args.quiet, **overrides)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -45,8 +45,7 @@ def _parse(value: str, tp: Any, key: str) -> Any:
 def _owners(key: str) -> list[str]:
     """Kinds of run whose config has the dotted ``key``."""
     def has(node: Any, parts: list[str]) -> bool:
-        names = {f.name: f for f in fields(node)}
-        if parts[0] not in names:
+        if parts[0] not in {f.name for f in fields(node)}:
             return False
         if len(parts) == 1:
             return True

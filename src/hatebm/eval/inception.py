@@ -36,6 +36,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
+from hatebm.devices import resolve_device
 from hatebm.eval.common import check_images
 
 INPUT_SIZE = 299
@@ -166,7 +167,7 @@ def inception_features(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     check_resize(resize)
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = torch.device(resolve_device(device))
     net = load_inception(weights, device)
     out = np.empty((len(images), FEATURE_DIM), dtype=np.float32)
     with _all_cores(), torch.inference_mode(), tqdm(

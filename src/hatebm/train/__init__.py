@@ -8,7 +8,7 @@ from pathlib import Path
 
 from torch import nn
 
-from hatebm.config import HatConfig, JointConfig, RunConfig, TandemConfig
+from hatebm.config import HatConfig, RunConfig
 from hatebm.model import Model
 from hatebm.train.loop import training_loop
 from hatebm.train.runtime import setup
@@ -36,7 +36,7 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
     if (hat is not None or generator is not None) and not isinstance(config, HatConfig):
         raise ValueError(f"hat= and generator= apply to tandem and joint runs, not to {config.KIND} runs")
     env = setup(config.device)
-    modules = {"hat": hat, "generator": generator} if isinstance(config, (TandemConfig, JointConfig)) else {}
+    modules = {"hat": hat, "generator": generator} if isinstance(config, HatConfig) else {}
     run = config.trainer()(config, env, data, **modules)
     training_loop(run, out, env, resume, progress)
     return run.model()

@@ -13,6 +13,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from hatebm.devices import resolve_device
+
 
 @dataclass
 class Dist:
@@ -29,8 +31,7 @@ def setup(device: str = "auto") -> Dist:
     """Pick the device and, under torchrun, join the process group."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(device)
     dev = torch.device(f"cuda:{local}" if device == "cuda" and world > 1 else device)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
