@@ -20,7 +20,7 @@ from hatebm.model import load_model
 from hatebm.train.autoencoder import AutoencoderRun
 from hatebm.train.gan import GanRun
 from hatebm.train.joint import Joint
-from hatebm.train.runtime import setup
+from hatebm.distributed import setup
 
 
 def per_call(fn: Callable[[], object], n: int) -> float:

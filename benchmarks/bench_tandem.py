@@ -14,7 +14,8 @@ import time
 import torch
 
 from hatebm.config import TandemConfig, override, preset, preset_names
-from hatebm.train.runtime import autocast, native_bf16, setup
+from hatebm.distributed import setup
+from hatebm.train.runtime import autocast, native_bf16
 from hatebm.train.tandem import Tandem
 
 

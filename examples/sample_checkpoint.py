@@ -26,9 +26,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default="samples.npz", help="output .npz; a grid and a path figure go beside it")
     args = p.parse_args(argv)
 
-    torch.manual_seed(args.seed)
     model = hatebm.load_model(args.run)
-    images = model.draw(args.n, steps=args.steps, progress=False)  # uint8 N×H×W×C at the data's size
+    # uint8 N×H×W×C at the data's size; image i from its own seed, so any batch size gives the same set
+    images = model.draw(args.n, steps=args.steps, seed=args.seed, progress=False)
+    torch.manual_seed(args.seed)  # the path figure's chains
     out = Path(args.out)
     np.savez_compressed(out, images=images)
     grid = save_grid(images, out.with_suffix(".png"))

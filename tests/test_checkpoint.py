@@ -48,19 +48,39 @@ def test_optimizer_state_round_trip():
 
 
 def test_checkpoint_schema_round_trip(tmp_path):
-    from hatebm.checkpoint import Checkpoint, GeneratorSpec
+    from hatebm.checkpoint import Checkpoint, GeneratorSpec, RankState
     from hatebm.config import preset
     from hatebm.data import DataInfo
 
+    ranks = [RankState({"epoch": 1, "pos": 8}, {"rng.torch": torch.get_rng_state()}, (torch.zeros(4, 1), torch.ones(4, 16))),
+             RankState({"epoch": 1, "pos": 12}, {"rng.torch": torch.zeros(3, dtype=torch.uint8)},
+                       (torch.ones(4, 1), torch.zeros(4, 16)))]
     saved = Checkpoint(3, preset("tiny"), DataInfo(28, 28, 1), GeneratorSpec({"type": "hatebm", "model": {}}, (16,)),
                        ckpt.NATIVE, {"hat": {"w": torch.ones(2)}, "generator": {"b": torch.zeros(1)}},
-                       {"hat": ({"0.step": torch.tensor(1.0)}, [{"lr": 0.1, "params": [0]}])}, {"epoch": 1, "pos": 8},
-                       {"rng.torch": torch.get_rng_state()}, (torch.zeros(4, 1), torch.ones(4, 16)))
+                       {"hat": ({"0.step": torch.tensor(1.0)}, [{"lr": 0.1, "params": [0]}])}, ranks)
     back = ckpt.load(ckpt.save(tmp_path, saved))
     assert back.step == 3 and back.config == saved.config and back.data_info == saved.data_info
-    assert back.generator == saved.generator and back.hat == ckpt.NATIVE and back.stream == saved.stream
+    assert back.generator == saved.generator and back.hat == ckpt.NATIVE
     assert torch.equal(back.nets["hat"]["w"], torch.ones(2)) and set(back.nets) == {"hat", "generator"}
-    assert back.optimizers["hat"][1] == [{"lr": 0.1, "params": [0]}] and torch.equal(back.bank[1], torch.ones(4, 16))
+    assert back.optimizers["hat"][1] == [{"lr": 0.1, "params": [0]}]
+    assert [r.stream for r in back.ranks] == [r.stream for r in ranks]  # every rank's own state, in rank order
+    for got, want in zip(back.ranks, ranks):
+        assert torch.equal(got.rng["rng.torch"], want.rng["rng.torch"])
+        assert all(torch.equal(a, b) for a, b in zip(got.bank, want.bank))
+
+
+def test_format_2_checkpoints_load_as_one_rank(tmp_path):
+    """A second-format checkpoint: one rank's RNG and bank without a rank prefix, one ``stream``."""
+    from hatebm.config import preset, to_dict
+
+    state = {"format": 2, "run": "tandem", "config": {k: v for k, v in to_dict(preset("tiny")).items() if k != "run"},
+             "data_info": {"height": 28, "width": 28, "channels": 1}, "optim_groups": {}, "stream": {"epoch": 2, "pos": 4},
+             "hat": ckpt.NATIVE, "generator": {"spec": {"type": "hatebm"}, "latent_shape": [16], "sphere": False}}
+    tensors = {"hat.w": torch.ones(1), "rng.torch": torch.get_rng_state(), "bank.x": torch.ones(2, 1),
+               "bank.z": torch.zeros(2, 16)}
+    back = ckpt.load(ckpt.write_files(tmp_path, 5, tensors, state))
+    assert len(back.ranks) == 1 and back.ranks[0].stream == {"epoch": 2, "pos": 4}
+    assert torch.equal(back.ranks[0].bank[0], torch.ones(2, 1)) and set(back.nets) == {"hat"}
 
 
 def test_format_1_checkpoints_load_and_unknown_formats_are_refused(tmp_path):

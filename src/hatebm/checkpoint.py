@@ -4,14 +4,16 @@
 
 ========================  =========================================================================================
 tensors                   ``<net>.<param>`` network weights (``hat``, ``generator``, ``discriminator``, ``encoder``);
-                          ``optim.<net>.<i>.<key>`` optimiser state; ``bank.x`` / ``bank.z`` (tandem runs);
-                          ``rng.torch`` (and ``rng.cuda``) RNG states
+                          ``optim.<net>.<i>.<key>`` optimiser state; per rank r of the job, ``rank<r>.rng.torch``
+                          (and ``rank<r>.rng.cuda``) RNG states and ``rank<r>.bank.x`` / ``.bank.z`` its bank shard
+                          (tandem runs)
 ``format``                schema version (:data:`FORMAT`)
 ``step``                  optimisation steps done
 ``run`` / ``config``      the config's class and its values (:func:`hatebm.config.to_dict`)
 ``data_info``             the training data's original H, W, C
 ``optim_groups``          each optimiser's param groups
-``stream``                the data stream's position (epoch, pos)
+``world``                 the number of ranks that wrote it (a run resumes with as many)
+``streams``               each rank's data stream position (epoch, pos)
 ``generator``             how to rebuild the generator: ``spec``, ``latent_shape``, ``sphere``
 ``hat``                   the hat network's spec (runs that learn one), else null
 ========================  =========================================================================================
@@ -21,12 +23,14 @@ Specs are ``{"type": "hatebm"}`` (a hatebm network; generators carry their ``mod
 ``{"type": "factory", "factory": "module:function"}`` or ``{"type": "custom", "class": "module.Class"}`` (a module
 passed to :func:`hatebm.train`, which must be passed again to load the run). The folder is written under a temporary
 name and renamed into place, so a crash never leaves a half-written checkpoint behind. Checkpoints of the first
-format (no ``format`` entry) are read through :func:`_from_format_1`.
+format (no ``format`` entry) are read through :func:`_from_format_1`, of the second (one rank's RNG and bank as
+``rng.*`` and ``bank.*``, one ``stream``) through :func:`_from_format_2`.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +44,8 @@ from hatebm.config import RunConfig, from_dict, to_dict
 from hatebm.data import DataInfo
 
 STATE, TENSORS, PREFIX = "state.json", "tensors.safetensors", "step_"
-FORMAT = 2
+RANK_KEY = re.compile(r"rank\d+")
+FORMAT = 3
 NATIVE = {"type": "hatebm"}
 
 
@@ -55,6 +60,15 @@ class GeneratorSpec:
 
 
 @dataclass
+class RankState:
+    """What each rank of a job keeps apart from the others: its data position, RNG states and tandem bank shard."""
+
+    stream: dict[str, int]
+    rng: dict[str, Tensor]
+    bank: tuple[Tensor, Tensor] | None = None  # tandem runs: this rank's shard of the (X, Z) bank of §3.4
+
+
+@dataclass
 class Checkpoint:
     """Everything a run saves: networks, optimisers, RNG, data position, and what rebuilds its model."""
 
@@ -65,23 +79,23 @@ class Checkpoint:
     hat: dict[str, Any] | None  # None: the run learns no hat network (GAN, autoencoder)
     nets: dict[str, dict[str, Tensor]]  # network name -> state dict
     optimizers: dict[str, tuple[dict[str, Tensor], list[dict[str, Any]]]] = field(default_factory=dict)
-    stream: dict[str, int] = field(default_factory=dict)
-    rng: dict[str, Tensor] = field(default_factory=dict)
-    bank: tuple[Tensor, Tensor] | None = None  # tandem runs: the (X, Z) bank of §3.4
+    ranks: list[RankState] = field(default_factory=list)  # one per rank of the job, rank 0 first
 
     def files(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
         """The (tensors, state.json) pair that stores this checkpoint."""
-        tensors = dict(self.rng)
+        tensors: dict[str, Tensor] = {}
+        for r, rank in enumerate(self.ranks):
+            tensors.update({f"rank{r}.{k}": v for k, v in rank.rng.items()})
+            if rank.bank is not None:
+                tensors[f"rank{r}.bank.x"], tensors[f"rank{r}.bank.z"] = rank.bank
         for name, weights in self.nets.items():
             tensors.update({f"{name}.{k}": v for k, v in weights.items()})
         for name, (flat, _) in self.optimizers.items():
             tensors.update({f"optim.{name}.{k}": v for k, v in flat.items()})
-        if self.bank is not None:
-            tensors["bank.x"], tensors["bank.z"] = self.bank
         g = self.generator
         state = {"format": FORMAT, **to_dict_tagged(self.config), "data_info": vars(self.data_info),
                  "optim_groups": {name: groups for name, (_, groups) in self.optimizers.items()},
-                 "stream": self.stream, "hat": self.hat,
+                 "world": len(self.ranks), "streams": [rank.stream for rank in self.ranks], "hat": self.hat,
                  "generator": {"spec": g.spec, "latent_shape": list(g.latent_shape), "sphere": g.sphere}}
         return tensors, state
 
@@ -91,25 +105,42 @@ class Checkpoint:
         try:
             if "format" not in state:
                 state = _from_format_1(state)
+            if state["format"] == 2:
+                tensors, state = _from_format_2(tensors, state)
             if state["format"] != FORMAT:
                 raise ValueError(f"{where} has checkpoint format {state['format']}, this hatebm reads format {FORMAT} "
-                                 "(and 1): upgrade hatebm to read it")
+                                 "(and 1, 2): upgrade hatebm to read it")
             config = from_dict({"run": state["run"], **state["config"]})
             groups = state["optim_groups"]
             g = state["generator"]
             generator = GeneratorSpec(g["spec"], tuple(int(s) for s in g["latent_shape"]), bool(g["sphere"]))
-            info, step, stream, hat = DataInfo(**state["data_info"]), int(state["step"]), state["stream"], state["hat"]
+            info, step, streams, hat = DataInfo(**state["data_info"]), int(state["step"]), state["streams"], state["hat"]
+            if int(state["world"]) != len(streams):
+                raise KeyError("world")
         except (KeyError, TypeError) as err:
             raise ValueError(f"{where}: state.json lacks or garbles {err}; use another checkpoint of the run") from None
+        ranks = [_rank_state(tensors, f"rank{r}", stream) for r, stream in enumerate(streams)]
         nets: dict[str, dict[str, Tensor]] = {}
         for key, value in tensors.items():
             head, _, rest = key.partition(".")
-            if head not in ("optim", "bank", "rng"):
+            if head != "optim" and not RANK_KEY.fullmatch(head):
                 nets.setdefault(head, {})[rest] = value
         optimizers = {name: (subdict(tensors, f"optim.{name}"), groups[name]) for name in groups}
-        bank = (tensors["bank.x"], tensors["bank.z"]) if "bank.x" in tensors else None
-        rng = {k: v for k, v in tensors.items() if k.startswith("rng.")}
-        return cls(step, config, info, generator, hat, nets, optimizers, stream, rng, bank)
+        return cls(step, config, info, generator, hat, nets, optimizers, ranks)
+
+
+def _rank_state(tensors: dict[str, Tensor], prefix: str, stream: dict[str, int]) -> RankState:
+    own = subdict(tensors, prefix)
+    bank = (own["bank.x"], own["bank.z"]) if "bank.x" in own else None
+    return RankState(stream, {k: v for k, v in own.items() if k.startswith("rng.")}, bank)
+
+
+def _from_format_2(tensors: dict[str, Tensor], state: dict[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """A second-format checkpoint in this format: written by one rank, whose RNG states and bank had no prefix."""
+    own = ("rng.", "bank.")
+    moved = {(f"rank0.{k}" if k.startswith(own) else k): v for k, v in tensors.items()}
+    rest = {k: v for k, v in state.items() if k != "stream"}
+    return moved, {**rest, "format": FORMAT, "world": 1, "streams": [state["stream"]]}
 
 
 def to_dict_tagged(cfg: RunConfig) -> dict[str, Any]:
@@ -119,7 +150,7 @@ def to_dict_tagged(cfg: RunConfig) -> dict[str, Any]:
 
 
 def _from_format_1(state: dict[str, Any]) -> dict[str, Any]:
-    """A first-format state.json in this format: runs were told apart by ``kind`` (tandem, joint, gan, ae) and the
+    """A first-format state.json in the second format: runs were told apart by ``kind`` (tandem, joint, gan, ae) and the
     config's ``variant``; tandem and joint configs shared one class, GAN and autoencoder configs another."""
     kind = state.get("kind", "tandem")
     run = {"ae": "autoencoder"}.get(kind, kind)
@@ -139,7 +170,7 @@ def _from_format_1(state: dict[str, Any]) -> dict[str, Any]:
     spec = state.get("generator") or {**NATIVE, "model": model}
     shape = state.get("latent_shape") or model.get("latent_shape") or [model["latent_dim"]]
     hat = NATIVE if run in ("tandem", "joint") else None
-    return {**state, "format": FORMAT, "run": run, "config": config, "hat": hat,
+    return {**state, "format": 2, "run": run, "config": config, "hat": hat,
             "generator": {"spec": spec, "latent_shape": shape, "sphere": bool(state.get("sphere", kind == "ae"))}}
 
 

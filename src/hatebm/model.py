@@ -25,10 +25,15 @@ from hatebm.devices import resolve_device
 from hatebm.energy import HatEBM
 from hatebm.generators import call_factory, generator_from_checkpoint, load_weights
 from hatebm.nets import build_discriminator, build_hat, project_sphere
-from hatebm.sampling import LangevinConfig, SampleResult, sample_joint
+from hatebm.sampling import ImageNoise, LangevinConfig, Noise, SampleResult, sample_joint
 
 METHODS = ("hat", "ddls", "generator")
-Chains = Callable[[HatEBM, Tensor, LangevinConfig], SampleResult]
+Chains = Callable[[HatEBM, Tensor, LangevinConfig, Noise | None], SampleResult]
+
+
+def image_seed(seed: int, index: int) -> int:
+    """The torch seed of image ``index`` of the sample set of ``seed``: ``seed * 2**32 + index``."""
+    return seed * 2**32 + index
 
 
 @dataclass
@@ -50,27 +55,42 @@ class Model:
     def device(self) -> torch.device:
         return next(self.generator.parameters(), torch.empty(0)).device
 
-    def sample(self, n_or_z: int | Tensor, **overrides: Any) -> SampleResult:
+    def sample(self, n_or_z: int | Tensor, noise: ImageNoise | None = None, **overrides: Any) -> SampleResult:
         """One batch of chains from ``n`` latents of N(0, I) (or the latents given) with the model's sampler and
-        settings, ``overrides`` (``steps``, ``eps_z``, ``record_every``, ...) applied; G(Z) alone without a Hat EBM."""
-        z = torch.randn(n_or_z, *self.latent_shape, device=self.device) if isinstance(n_or_z, int) else n_or_z
+        settings, ``overrides`` (``steps``, ``eps_z``, ``record_every``, ...) applied; G(Z) alone without a Hat EBM.
+        Latents and Langevin noise come from ``noise`` (one generator per image) if given, else torch's RNG."""
+        if isinstance(n_or_z, int):
+            z = noise.randn(*self.latent_shape) if noise else torch.randn(n_or_z, *self.latent_shape, device=self.device)
+        else:
+            z = n_or_z
         z = z.to(self.device)
         if self.ebm is None or self.chains is None:
             with torch.no_grad():
                 x = self.generator(project_sphere(z) if self.sphere else z).float()
             return SampleResult(x=x, y=torch.zeros_like(x), z=z)
-        return self.chains(self.ebm, z, replace(self.sampler, **overrides))
+        return self.chains(self.ebm, z, replace(self.sampler, **overrides),
+                           None if noise is None else noise.randn_like)
 
     def draw(self, n: int, steps: int | None = None, batch_size: int = 250, progress: bool = True,
-             **overrides: Any) -> np.ndarray:
+             seed: int | None = None, start: int = 0, **overrides: Any) -> np.ndarray:
         """``n`` samples as uint8 N×H×W×C at the data's original size (or float N×D points for 2-D toys), in batches;
-        ``steps`` defaults to the evaluation steps, other settings (``eps_z=...``) to the model's."""
+        ``steps`` defaults to the evaluation steps, other settings (``eps_z=...``) to the model's.
+
+        With ``seed``, image i draws its latent and then its Langevin noise from its own generator, seeded
+        :func:`image_seed` (seed, i): the set does not depend on the batch size or on how ranks split it, and
+        ``start`` draws images start .. start + n - 1 of it (a rank's share). Without, torch's RNG is used."""
         if n < 1 or batch_size < 1:
             raise ValueError(f"the number of samples and the batch size must be positive, got {n} and {batch_size}")
         if steps is not None:
             overrides["steps"] = steps
-        out = [self.sample(min(batch_size, n - i), record_every=0, **overrides).x.detach().float().cpu()
-               for i in tqdm(range(0, n, batch_size), disable=not progress, desc="sampling", unit="batch")]
+
+        def batch(i: int) -> Tensor:
+            size = min(batch_size, n - i)
+            noise = None if seed is None else ImageNoise([image_seed(seed, start + i + j) for j in range(size)],
+                                                         self.device)
+            return self.sample(size, noise, record_every=0, **overrides).x.detach().float().cpu()
+
+        out = [batch(i) for i in tqdm(range(0, n, batch_size), disable=not progress, desc="sampling", unit="batch")]
         x = torch.cat(out)
         if self.config.model.arch == "mlp":
             return x.numpy()

@@ -7,12 +7,15 @@ One Langevin step on a state ``s`` with step size ``eps`` (eq 3):
 Y and Z have their own step sizes. The Y drift ``(eps_y**2 / 2) grad_Y U`` is clipped per sample to an L2 norm
 of at most ``max_drift_y``. Only the states are differentiated (``torch.autograd.grad``); the networks are frozen
 for the duration of sampling, so no parameter gradient is ever computed here.
+
+Noise comes from torch's global generator, or per image from :class:`ImageNoise` (one generator per image, seeded by
+the image's seed), so that a sample depends only on its seed: not on the batch it was drawn in, nor on the rank.
 """
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator, Literal
+from typing import TYPE_CHECKING, Callable, Iterator, Literal, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -57,6 +60,25 @@ class SampleResult:
     path: list[dict[str, Tensor]] = field(default_factory=list)
 
 
+class ImageNoise:
+    """Gaussian draws per image from its own ``torch.Generator`` (edm's StackedRandomGenerator): row i of every draw
+    comes from the generator of ``seeds[i]``."""
+
+    def __init__(self, seeds: Sequence[int], device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
+        self.generators = [torch.Generator(self.device).manual_seed(int(s)) for s in seeds]
+
+    def randn(self, *shape: int) -> Tensor:
+        """[len(seeds), *shape] float32 on the device."""
+        return torch.stack([torch.randn(shape, generator=g, device=self.device) for g in self.generators])
+
+    def randn_like(self, x: Tensor) -> Tensor:
+        return self.randn(*x.shape[1:]).to(x.dtype)
+
+
+Noise = Callable[[Tensor], Tensor]  # torch.randn_like, or ImageNoise.randn_like
+
+
 @contextlib.contextmanager
 def frozen(*modules: nn.Module) -> Iterator[None]:
     """Switch off ``requires_grad`` on every parameter for the duration of the block, then restore it."""
@@ -88,12 +110,12 @@ def mean_norm(v: Tensor) -> float:
 class _Chain:
     """State of a batch of chains; ``gz`` is G(z), kept attached to ``z`` only while Z is being sampled."""
 
-    def __init__(self, ebm: HatEBM, z: Tensor, cfg: LangevinConfig, track_z: bool) -> None:
-        self.ebm, self.cfg = ebm, cfg
+    def __init__(self, ebm: HatEBM, z: Tensor, cfg: LangevinConfig, track_z: bool, noise: Noise | None) -> None:
+        self.ebm, self.cfg, self.randn_like = ebm, cfg, noise or torch.randn_like
         self.z = z.detach().requires_grad_(track_z)
         gz = ebm.generator(self.z).float()  # states stay fp32 under bf16 autocast
         self.gz = gz if track_z else gz.detach()
-        self.y = cfg.y0_scale * torch.randn_like(self.gz)
+        self.y = cfg.y0_scale * self.randn_like(self.gz)
         self.drift_y = self.drift_z = 0.0
         self.path: list[dict[str, Tensor]] = []
 
@@ -107,7 +129,7 @@ class _Chain:
         self.drift_y += mean_norm(drift)
         y = y.detach() - drift
         if cfg.noise:
-            y = y + cfg.eps_y * torch.randn_like(y)
+            y = y + cfg.eps_y * self.randn_like(y)
         self.y = y
 
     def step_z(self) -> None:
@@ -119,7 +141,7 @@ class _Chain:
         self.drift_z += mean_norm(drift)
         z = self.z.detach() - drift
         if cfg.noise:
-            z = z + cfg.eps_z * torch.randn_like(z)
+            z = z + cfg.eps_z * self.randn_like(z)
         self.z = z.requires_grad_(True)
         self.gz = self.ebm.generator(self.z).float()
 
@@ -137,10 +159,11 @@ class _Chain:
                             drift_y=self.drift_y / steps, drift_z=self.drift_z / steps, path=self.path)
 
 
-def sample_conditional(ebm: HatEBM, z: Tensor, cfg: LangevinConfig) -> SampleResult:
-    """Conditional Hat EBM sampler (§3.3): Z fixed, G(Z) computed once, K Langevin steps of eq 6 on Y from Y0."""
+def sample_conditional(ebm: HatEBM, z: Tensor, cfg: LangevinConfig, noise: Noise | None = None) -> SampleResult:
+    """Conditional Hat EBM sampler (§3.3): Z fixed, G(Z) computed once, K Langevin steps of eq 6 on Y from Y0.
+    ``noise`` draws the Langevin noise (default ``torch.randn_like``)."""
     with frozen(ebm):
-        chain = _Chain(ebm, z, cfg, track_z=False)
+        chain = _Chain(ebm, z, cfg, False, noise)
         chain.record(0)
         for k in range(1, cfg.steps + 1):
             chain.step_y()
@@ -148,10 +171,11 @@ def sample_conditional(ebm: HatEBM, z: Tensor, cfg: LangevinConfig) -> SampleRes
         return chain.result()
 
 
-def sample_joint(ebm: HatEBM, z: Tensor, cfg: LangevinConfig) -> SampleResult:
-    """Joint Hat EBM sampler (§3.2): alternating Langevin updates of Y (eq 6) and Z (eq 7), one G pass per step."""
+def sample_joint(ebm: HatEBM, z: Tensor, cfg: LangevinConfig, noise: Noise | None = None) -> SampleResult:
+    """Joint Hat EBM sampler (§3.2): alternating Langevin updates of Y (eq 6) and Z (eq 7), one G pass per step.
+    ``noise`` draws the Langevin noise (default ``torch.randn_like``)."""
     with frozen(ebm):
-        chain = _Chain(ebm, z, cfg, track_z=True)
+        chain = _Chain(ebm, z, cfg, True, noise)
         chain.record(0)
         updates = [chain.step_y, chain.step_z] if cfg.order == "yz" else [chain.step_z, chain.step_y]
         for k in range(1, cfg.steps + 1):

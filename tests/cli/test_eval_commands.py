@@ -97,4 +97,4 @@ def test_model_factories_and_device_reach_load_model(tmp_path, monkeypatch, caps
     for command in commands:
         assert main([*command, *factories]) == 2, command
         assert "stopped here" in capsys.readouterr().err
-    assert seen == [("cpu", "pkg.nets:hat", "pkg.nets:gen")] * len(commands)
+    assert [(str(d), h, g) for d, h, g in seen] == [("cpu", "pkg.nets:hat", "pkg.nets:gen")] * len(commands)

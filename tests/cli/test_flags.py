@@ -35,7 +35,7 @@ def test_every_option_has_help_and_shows_its_default():
         for action in options(p):
             assert action.help, f"{name} {action.option_strings[0]} has no help text"
             if action.default not in (None, False) and action.default is not argparse.SUPPRESS:
-                flag = action.option_strings[-1]
+                flag = action.option_strings[0]
                 block = text[text.index("  " + flag):]
                 assert "(default:" in block.split("\n  -")[0], f"{name} {flag}: default not shown"
 
@@ -77,7 +77,7 @@ def test_resume_names_the_keys_that_differ_and_ignores_device(tiny_npz, tmp_path
     assert main([*base, "--resume", "iters=3", "device=cpu"]) == 0  # device is not a config change
     assert main([*base, "--resume", "iters=4", "lr_hat=0.1", "sampler.steps=2"]) == 2
     err = capsys.readouterr().err
-    assert "lr_hat, sampler.steps differ" in err and "only iters and device may change" in err
+    assert "lr_hat, sampler.steps differ" in err and "only iters, device and data.workers may change" in err
     assert main([*base, "--resume", "iters=2"]) == 2
     assert "already at step 3, past iters=2" in capsys.readouterr().err
 

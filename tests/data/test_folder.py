@@ -50,11 +50,12 @@ def test_mismatched_sizes_need_a_size(tmp_path):
     assert load_images("folder", root=tmp_path, size=(3, 5), channels=1).shape == (2, 3, 5, 1)
 
 
-def test_resize_is_pil_bicubic(tmp_path):
-    big = RNG.integers(0, 256, (16, 16, 3), dtype=np.uint8)
-    Image.fromarray(big).save(tmp_path / "a.png")
-    expected = np.asarray(Image.fromarray(big).resize((8, 8), Image.Resampling.BICUBIC))
+def test_size_is_a_centre_crop_then_pil_bicubic(tmp_path):
+    wide = RNG.integers(0, 256, (16, 24, 3), dtype=np.uint8)
+    Image.fromarray(wide).save(tmp_path / "a.png")
+    expected = np.asarray(Image.fromarray(wide[:, 4:20]).resize((8, 8), Image.Resampling.BICUBIC))
     np.testing.assert_array_equal(load_images("folder", root=tmp_path, size=8)[0], expected)
+    np.testing.assert_array_equal(load_images("folder", root=tmp_path, size=16)[0], wide[:, 4:20])  # crop only
 
 
 def test_bad_inputs(tmp_path):

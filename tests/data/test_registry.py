@@ -9,7 +9,7 @@ from hatebm.data import cache_dir, dataset_names, load_images
 
 
 def test_names():
-    assert dataset_names() == ["cifar10", "cifar100", "digits", "fashion_mnist", "folder", "mnist", "npz"]
+    assert dataset_names() == ["cifar10", "cifar100", "digits", "fashion_mnist", "folder", "mnist", "npz", "prepared"]
 
 
 def test_unknown_dataset_lists_valid_names():

@@ -81,9 +81,9 @@ def test_impossible_requests():
         to_model(images, size=32, mode="crop")
     with pytest.raises(ValueError, match="unknown mode 'zoom'"):
         to_model(images, size=32, mode="zoom")
-    with pytest.raises(ValueError, match="uint8 numpy array"):
+    with pytest.raises(ValueError, match="expects uint8 images"):
         to_model(images.astype(np.float32))
-    with pytest.raises(ValueError, match="uint8 numpy array"):
+    with pytest.raises(ValueError, match="expects uint8 images"):
         to_model(images[0])
     with pytest.raises(ValueError, match="channels must be"):
         to_model(images, channels=2)

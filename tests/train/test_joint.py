@@ -12,7 +12,7 @@ from hatebm.config import JointConfig
 from hatebm.model import load_model
 from hatebm.train import train
 from hatebm.train.joint import Joint
-from hatebm.train.runtime import setup
+from hatebm.distributed import setup
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from torch import nn
 
 from hatebm.config import TandemConfig
 from hatebm.train.loss import hat_update
-from hatebm.train.runtime import Dist
+from hatebm.distributed import Dist
 
 
 class Linear(nn.Module):

@@ -9,7 +9,7 @@ from hatebm.cli import main
 from hatebm.config import AutoencoderConfig, GanConfig, load_config, override, preset, preset_names, to_dict
 from hatebm.train import train
 from hatebm.train.autoencoder import AutoencoderRun
-from hatebm.train.runtime import setup
+from hatebm.distributed import setup
 
 
 def data(npz):

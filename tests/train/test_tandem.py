@@ -10,7 +10,7 @@ from hatebm.cli import main
 from hatebm.config import override, preset
 from hatebm.train import DivergenceError, train
 from hatebm.train import runtime
-from hatebm.train.runtime import setup
+from hatebm.distributed import setup
 from hatebm.train.tandem import Tandem
 
 

@@ -8,7 +8,7 @@ import sys
 
 from hatebm.cli.common import parser_kwargs
 
-COMMANDS = ("train", "sample", "fid", "proxy_fid", "ood", "figures")
+COMMANDS = ("train", "sample", "fid", "proxy_fid", "ood", "figures", "data")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +36,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hatebm.distributed import close
     from hatebm.train.stats import DivergenceError
 
     args = parse(argv)
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, DivergenceError) as err:  # user errors: one clear line, no traceback
         print(f"hatebm {args.command}: error: {err}", file=sys.stderr)
         return 2
+    finally:
+        close()
 
 
 if __name__ == "__main__":

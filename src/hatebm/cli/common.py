@@ -1,9 +1,10 @@
 """Options every subcommand spells the same way, so that one flag has one meaning across `hatebm`:
 
-- ``--n``: how many images are generated or scored; ``--ref-n``: how many reference images;
+- ``--n`` (or ``-n``, which torchrun's own parser lets through): how many images are generated or scored;
+  ``--ref-n``: how many reference images;
 - ``--seed``: the sampling seed (Langevin noise and latents); ``--ref-seed``: the seed of a reference subset;
 - ``--out``: the file or folder the command writes;
-- ``--device``: ``auto`` (CUDA if available, else CPU) by default;
+- ``--device``: ``auto`` (CUDA if available, else CPU) by default; under torchrun each rank takes its own GPU;
 - ``--quiet``: no progress bars.
 
 Every parser shows its defaults in ``--help`` (:func:`parser_kwargs`).
@@ -56,7 +57,7 @@ def add_samples(p: argparse.ArgumentParser) -> None:
     is a run or checkpoint folder (`hatebm.eval.samples.load_samples`)."""
     p.add_argument("samples", help=".npz with a uint8 array `images` (N×H×W×C), a folder of PNG images, or a run or "
                                    "checkpoint folder to sample from on the fly")
-    p.add_argument("--n", type=int, default=None,
+    p.add_argument("-n", "--n", type=int, default=None,
                    help="number of samples: the first N of a file (default all); from a checkpoint: draw N "
                         "(default 1000)")
     p.add_argument("--steps", type=int, default=None,
@@ -66,8 +67,11 @@ def add_samples(p: argparse.ArgumentParser) -> None:
 
 
 def samples_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
-    """The samples and their source for `add_samples`' arguments."""
+    """The samples and their source for `add_samples`' arguments. Under torchrun, checkpoint samples are drawn by all
+    ranks and only rank 0 gets them (the others get None and stop: rank 0 computes and writes the result)."""
+    from hatebm.distributed import setup
     from hatebm.eval.samples import load_samples
 
-    return load_samples(args.samples, args.n, steps=args.steps, seed=args.seed, device=args.device,
-                        progress=not args.quiet, hat=args.hat, generator=args.generator)
+    env = setup(args.device)
+    return load_samples(args.samples, args.n, steps=args.steps, seed=args.seed, device=env.device,
+                        progress=env.main and not args.quiet, hat=args.hat, generator=args.generator)

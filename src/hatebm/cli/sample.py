@@ -1,6 +1,10 @@
 """`hatebm sample RUN_OR_CHECKPOINT --n N --steps K [--method hat|ddls|generator] --out FILE.npz`: uint8 samples
 and a PNG grid. ``hat`` samples a Hat EBM with the sampler its run used (conditional for tandem, joint for joint runs),
-``ddls`` runs DDLS on a `hatebm pretrain gan` run, ``generator`` decodes Z ~ N(0, I) (sphere latents for autoencoders)."""
+``ddls`` runs DDLS on a `hatebm pretrain gan` run, ``generator`` decodes Z ~ N(0, I) (sphere latents for autoencoders).
+
+Image i of the set comes from its own seed (--seed S: torch seed S·2³² + i), so the set does not depend on
+--batch-size; under `torchrun --nproc_per_node=N -m hatebm.cli sample ...` each rank draws its share on its own GPU and
+rank 0 writes the set."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +16,7 @@ from hatebm.cli.common import add_device, add_model_modules, add_quiet, add_seed
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="draw samples from a trained model into a .npz and a PNG grid", **parser_kwargs())
     p.add_argument("model", help="run folder (newest checkpoint) or checkpoint folder")
-    p.add_argument("--n", type=int, default=1000, help="number of samples")
+    p.add_argument("-n", "--n", type=int, default=1000, help="number of samples")
     p.add_argument("--method", choices=("hat", "ddls", "generator"), default="hat",
                    help="hat: the Hat EBM; ddls: DDLS on a GAN run's discriminator (Che et al. 2020); "
                         "generator: G(Z) alone")
@@ -32,18 +36,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
-    import torch
 
+    from hatebm.distributed import setup
     from hatebm.eval.figures import save_grid, save_scatter
+    from hatebm.eval.samples import draw_set
     from hatebm.model import load_model
 
     out = Path(args.out)
     if out.suffix != ".npz":
         raise ValueError(f"--out must end in .npz, got {out}")
-    torch.manual_seed(args.seed)
-    model = load_model(args.model, args.device, args.method, hat=args.hat, generator=args.generator)
+    env = setup(args.device)
+    model = load_model(args.model, env.device, args.method, hat=args.hat, generator=args.generator)
     overrides = {} if args.eps_z is None else {"eps_z": args.eps_z}
-    samples = model.draw(args.n, steps=args.steps, batch_size=args.batch_size, progress=not args.quiet, **overrides)
+    samples = draw_set(model, args.n, seed=args.seed, steps=args.steps, batch_size=args.batch_size,
+                       progress=env.main and not args.quiet, **overrides)
+    if samples is None:  # another rank of a torchrun job: rank 0 writes
+        return 0
     out.parent.mkdir(parents=True, exist_ok=True)
     if samples.dtype == np.uint8:
         np.savez_compressed(out, images=samples)

@@ -126,7 +126,7 @@ def load_config(path: str | Path) -> RunConfig:
 
 
 def differences(a: RunConfig, b: RunConfig, ignore: tuple[str, ...] = ()) -> list[str]:
-    """Dotted keys whose values differ between two configs of one class (``ignore`` top-level keys skipped)."""
+    """Dotted keys whose values differ between two configs of one class (keys in ``ignore``, and sections named there, skipped)."""
     def flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         out: dict[str, Any] = {}
         for k, v in d.items():
@@ -134,4 +134,5 @@ def differences(a: RunConfig, b: RunConfig, ignore: tuple[str, ...] = ()) -> lis
         return out
 
     fa, fb = flat(to_dict(a)), flat(to_dict(b))
-    return sorted(k for k in fa.keys() | fb.keys() if k.split(".")[0] not in ignore and fa.get(k) != fb.get(k))
+    keep = [k for k in fa.keys() | fb.keys() if k not in ignore and k.split(".")[0] not in ignore]
+    return sorted(k for k in keep if fa.get(k) != fb.get(k))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from hatebm.energy import HatEBM
-from hatebm.sampling import LangevinConfig, SampleResult, sample_conditional, sample_joint
+from hatebm.sampling import LangevinConfig, Noise, SampleResult, sample_conditional, sample_joint
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
@@ -45,13 +45,20 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    """Training data; see :func:`hatebm.data.load_images` for names and where they are looked for."""
+    """Training data; see :func:`hatebm.data.load_images` for names and where they are looked for.
+
+    ``prepared`` (a folder written by ``hatebm data prep``) and ``folder`` (image files of any sizes) are read from
+    disk batch by batch by ``workers`` DataLoader processes, never held in memory; ``crop`` and ``flip`` apply to
+    them. Other data sets are small and held in memory."""
 
     name: str = "cifar10"
     root: str | None = None
     split: str = "train"
     resize: Literal["pad", "resize", "crop"] = "pad"  # how images reach model.resolution
-    size: int | None = None  # image folders: bring every image to size x size when read (mixed sizes need it)
+    size: int | None = None  # image folders: the square side images are cropped and resized to (default: resolution)
+    crop: Literal["centre", "random"] = "centre"  # streamed data: centred or random (the authors' ImageNet) square
+    flip: bool = False  # streamed data: random horizontal flips
+    workers: int = 2  # DataLoader worker processes for streamed data (0: read in the training process)
     download: bool = False  # fetch a missing dataset that has a download address (Fashion-MNIST)
     noise: float = 1e-3  # sigma_data: X+ = data + noise * N(0, I) (eq 8)
     toy_size: int = 50_000  # number of points drawn from a 2-D toy distribution
@@ -81,12 +88,12 @@ class RunConfig:
     milestone), Adam's betas, the device and precision, and how often it logs, draws figures and checkpoints."""
 
     KIND: ClassVar[str]  # the name a checkpoint records for this class (see CONFIGS)
-    RUNTIME: ClassVar[tuple[str, ...]] = ("iters", "device")  # may differ when a run is resumed
+    RUNTIME: ClassVar[tuple[str, ...]] = ("iters", "device", "data.workers")  # may differ when a run is resumed
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     iters: int = 50_000
-    batch_size: int = 128  # per rank: a torchrun job of N ranks takes N x batch_size data images per step
+    batch_size: int = 128  # global: a torchrun job of N ranks gives each rank batch_size / N (N must divide it)
     lr_milestones: list[int] = field(default_factory=list)
     lr_gamma: float = 0.1
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
@@ -124,6 +131,11 @@ class RunConfig:
             raise ValueError(f"betas needs two values, got {self.betas}")
         if self.data.size is not None and self.data.size < 1:
             raise ValueError(f"data.size must be positive or none, got {self.data.size}")
+        if self.data.workers < 0:
+            raise ValueError(f"data.workers must be >= 0, got {self.data.workers}")
+        if (self.data.crop != "centre" or self.data.flip) and self.data.name not in ("prepared", "folder"):
+            raise ValueError(f"data.crop and data.flip apply to data read from disk (data.name prepared or folder), "
+                             f"not to {self.data.name}")
         return self
 
 
@@ -143,7 +155,7 @@ class HatConfig(RunConfig):
     grad_penalty: float = 0.0  # optional gamma * mean ||grad_x H(X+)||^2 (R1 on the data); 0 = paper's loss
     diverge_gap: float = 1e5  # |mean H(X+) - mean H(X-)| above this (or non-finite) stops the run as diverged
 
-    def chains(self, ebm: HatEBM, z: Tensor, settings: LangevinConfig) -> SampleResult:
+    def chains(self, ebm: HatEBM, z: Tensor, settings: LangevinConfig, noise: Noise | None = None) -> SampleResult:
         """This run's sampler from latents ``z`` (conditional for tandem, joint for joint runs)."""
         raise NotImplementedError
 
@@ -179,8 +191,8 @@ class TandemConfig(HatConfig):
 
         return Tandem
 
-    def chains(self, ebm: HatEBM, z: Tensor, settings: LangevinConfig) -> SampleResult:
-        return sample_conditional(ebm, z, settings)
+    def chains(self, ebm: HatEBM, z: Tensor, settings: LangevinConfig, noise: Noise | None = None) -> SampleResult:
+        return sample_conditional(ebm, z, settings, noise)
 
     def validate(self) -> TandemConfig:
         super().validate()
@@ -208,8 +220,8 @@ class JointConfig(HatConfig):
 
         return Joint
 
-    def chains(self, ebm: HatEBM, z: Tensor, settings: LangevinConfig) -> SampleResult:
-        return sample_joint(ebm, z, settings)
+    def chains(self, ebm: HatEBM, z: Tensor, settings: LangevinConfig, noise: Noise | None = None) -> SampleResult:
+        return sample_joint(ebm, z, settings, noise)
 
     def energy(self, hat: nn.Module, generator: nn.Module, latent_shape: tuple[int, ...]) -> HatEBM:
         return HatEBM(hat, generator, latent_shape, self.temperature, self.y_prior_std, self.z_prior)

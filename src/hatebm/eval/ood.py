@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from hatebm import checkpoint as ckpt
 from hatebm.data import to_model
 from hatebm.data.registry import parse_spec
+from hatebm.distributed import gather, rank_and_world, shard
 from hatebm.eval.common import adapt, key_part, load_set, read_npz, save_npz, write_metrics
 from hatebm.model import Model, load_model
 
@@ -120,9 +121,10 @@ def parse_sets(items: list[str]) -> dict[str, str]:
 # ---- scoring --------------------------------------------------------------------------------------------------
 
 def energy_scores(model: Model, images: np.ndarray, batch_size: int = 500, progress: bool = True,
-                  what: str = "images") -> np.ndarray:
+                  what: str = "images") -> np.ndarray | None:
     """H(x) per image, float64 [N], for uint8 images of the training data's shape (see `common.adapt`), mapped to the
-    model exactly as its training data (`to_model` with the run's resolution, resize mode and channels)."""
+    model exactly as its training data (`to_model` with the run's resolution, resize mode and channels). Under
+    torchrun each rank scores its share and rank 0 gets all the scores (the other ranks None)."""
     if model.ebm is None or model.config.model.arch == "mlp":
         raise ValueError("OOD scores need an image Hat EBM (a tandem or joint run), not a generator or a 2-D toy model")
     info, cfg = model.info, model.config
@@ -133,14 +135,17 @@ def energy_scores(model: Model, images: np.ndarray, batch_size: int = 500, progr
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     device = next(model.ebm.parameters()).device
-    out = np.empty(len(images), np.float64)
-    with torch.inference_mode(), tqdm(total=len(images), unit="img", desc=f"H(x) {what}", disable=not progress) as bar:
-        for start in range(0, len(images), batch_size):
-            batch = images[start : start + batch_size]
+    part = shard(len(images))
+    mine = images[part.start:part.stop]
+    out = np.empty(len(mine), np.float64)
+    with torch.inference_mode(), tqdm(total=len(mine), unit="img", desc=f"H(x) {what}", disable=not progress) as bar:
+        for start in range(0, len(mine), batch_size):
+            batch = mine[start : start + batch_size]
             x = to_model(batch, cfg.model.resolution, cfg.data.resize, cfg.model.channels).to(device)
             out[start : start + len(batch)] = model.ebm.hat_energy(x).double().cpu().numpy()
             bar.update(len(batch))
-    return out
+    parts = gather(out)
+    return None if parts is None else np.concatenate(parts)
 
 
 @dataclasses.dataclass
@@ -188,7 +193,7 @@ def evaluate(
     seed: int = 0, fit: str | None = None, convert_channels: bool = False, batch_size: int = 500,
     device: str | torch.device = "auto", progress: bool = True, hat: nn.Module | str | None = None,
     generator: nn.Module | str | None = None,
-) -> OODResult:
+) -> OODResult | None:
     """OOD detection of each set in `out_sets` ({name: spec}, see `hatebm.eval.common.load_set`) against the
     in-distribution set `in_spec`, by H(x) of a loaded `Model` or of the checkpoint or run folder `model` (its newest
     checkpoint, loaded on `device` with `hat` / `generator` for runs trained with their own networks). Every set is
@@ -202,6 +207,7 @@ def evaluate(
         raise ValueError(f"an OOD set may not be named {IN_NAME!r}")
     in_images, in_index, in_protocol = load_set(in_spec, n, seed)
     in_images = adapt(in_images, shape, fit, convert_channels, f"in-distribution set {in_spec!r}")
+    progress = progress and rank_and_world()[0] == 0
     scores = {IN_NAME: energy_scores(loaded, in_images, batch_size, progress, IN_NAME)}
     index = {IN_NAME: in_index}
     sets = {}
@@ -209,6 +215,8 @@ def evaluate(
         images, index[name], sets[name] = load_set(spec, n, seed, shape, noise_n=len(in_images))
         scores[name] = energy_scores(loaded, adapt(images, shape, fit, convert_channels, f"OOD set {name!r}"),
                                      batch_size, progress, name)
+    if scores[IN_NAME] is None:  # another rank of a torchrun job: rank 0 has the scores
+        return None
     adaptation = {"fit": fit, "convert_channels": convert_channels, "data_shape": list(shape)}
     protocol = {
         "task": "OOD detection by the hat energy (paper §4.4)", "score": SCORE, "positive": POSITIVE,

@@ -1,5 +1,9 @@
 """The samples to evaluate: uint8 images from an .npz or an image folder, or drawn on the fly from a checkpoint, each
-with a record of where they came from (kept in the metrics' protocol)."""
+with a record of where they came from (kept in the metrics' protocol).
+
+Drawn samples are a seeded set (:func:`draw_set`): image i comes from its own seed, so the set is the same whatever the
+batch size, and under torchrun each rank draws its share and rank 0 receives the whole set (the others get None).
+"""
 from __future__ import annotations
 
 import os
@@ -11,6 +15,7 @@ import torch
 from torch import nn
 
 from hatebm import data
+from hatebm.distributed import gather, shard
 
 if TYPE_CHECKING:
     from hatebm.model import Model
@@ -19,42 +24,55 @@ DEFAULT_N = 1000
 Source = str | os.PathLike | Callable[[int], Any]
 
 
+def draw_set(model: Model, n: int, *, seed: int, steps: int | None = None, batch_size: int = 250,
+             progress: bool = True, **overrides: Any) -> np.ndarray | None:
+    """Images 0 .. n-1 of the sample set of ``seed`` (:meth:`Model.draw` with per-image seeds), each rank of a torchrun
+    job drawing its share; the whole set on rank 0, None on the other ranks."""
+    part = shard(n)
+    mine = model.draw(len(part), steps, batch_size, progress, seed=seed, start=part.start, **overrides) if part \
+        else None
+    parts = gather(mine)
+    return None if parts is None else np.concatenate([p for p in parts if p is not None])
+
+
 def from_callable(source: Model | Callable[[int], Any], n: int = DEFAULT_N, *, seed: int = 0,
-                  progress: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
-    """`n` uint8 samples of a `hatebm.model.Model` (its `draw`) or of any function of n returning images (uint8
-    N×H×W×C, or a float tensor N×C×H×W in [-1, 1]), drawn from torch seed `seed`, and their source record."""
+                  progress: bool = True) -> tuple[np.ndarray | None, dict[str, Any]]:
+    """`n` uint8 samples of a `hatebm.model.Model` (its seeded set, :func:`draw_set`: None on ranks other than 0 of a
+    torchrun job) or of any function of n returning images (uint8 N×H×W×C, or a float tensor N×C×H×W in [-1, 1]),
+    called after seeding torch with `seed`, and their source record."""
     from hatebm.model import Model
 
+    record = {"callable": getattr(source, "__qualname__", type(source).__name__), "seed": seed, "n": n}
+    if isinstance(source, Model):
+        return draw_set(source, n, seed=seed, progress=progress), record
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        out = source.draw(n, progress=progress) if isinstance(source, Model) else source(n)
+        out = source(n)
     images = data.to_uint8(out.detach()) if isinstance(out, torch.Tensor) else np.asarray(out)
     if images.dtype != np.uint8 or len(images) != n:
         raise ValueError(f"the sample source returned {images.dtype} {images.shape}: it must give {n} uint8 N×H×W×C "
                          "images or a float tensor N×C×H×W in [-1, 1]")
-    name = getattr(source, "__qualname__", type(source).__name__)
-    return images, {"callable": name, "seed": seed, "n": n}
+    return images, record
 
 
 def sample_checkpoint(
     path: str | os.PathLike, n: int = DEFAULT_N, *, steps: int | None = None, seed: int = 0,
     device: str | torch.device | None = None, batch_size: int = 250, progress: bool = True,
     hat: nn.Module | str | None = None, generator: nn.Module | str | None = None,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """`n` uint8 samples of a run folder's newest checkpoint (or a checkpoint folder), drawn by `Model.draw` (the
-    run's sampler, `steps` Langevin steps, default the model's evaluation steps) from torch seed `seed`, and how
-    they were made: {"checkpoint", "step", "steps", "seed", "n"}. Runs trained with their own networks need them
-    again: `hat` / `generator` as modules or "module:function" factories (see `hatebm.model.load_model`)."""
+) -> tuple[np.ndarray | None, dict[str, Any]]:
+    """`n` uint8 samples of a run folder's newest checkpoint (or a checkpoint folder): the sample set of `seed`
+    (:func:`draw_set`; None on ranks other than 0 of a torchrun job) of the run's sampler with `steps` Langevin steps
+    (default the model's evaluation steps), and how they were made: {"checkpoint", "step", "steps", "seed", "n"}.
+    Runs trained with their own networks need them again: `hat` / `generator` as modules or "module:function"
+    factories (see `hatebm.model.load_model`)."""
     from hatebm.checkpoint import resolve
     from hatebm.model import load_model
 
     folder = resolve(path)
     model = load_model(folder, device or "auto", hat=hat, generator=generator)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        samples = model.draw(n, steps=steps, batch_size=batch_size, progress=progress)
-    if samples.dtype != np.uint8:
+    if model.config.model.arch == "mlp":
         raise ValueError(f"{path} is a 2-D toy model: its samples are points, not images")
+    samples = draw_set(model, n, seed=seed, steps=steps, batch_size=batch_size, progress=progress)
     used = model.sampler.steps if steps is None else steps
     return samples, {"checkpoint": str(folder), "step": model.step, "steps": used, "seed": seed, "n": n}
 
@@ -63,11 +81,11 @@ def load_samples(
     path: Source, n: int | None = None, *, steps: int | None = None, seed: int = 0,
     device: str | torch.device | None = None, progress: bool = True, hat: nn.Module | str | None = None,
     generator: nn.Module | str | None = None,
-) -> tuple[np.ndarray, dict[str, Any]]:
+) -> tuple[np.ndarray | None, dict[str, Any]]:
     """(uint8 N×H×W×C samples, their source) from an .npz (array `images`), a folder of image files (PNG, ...), or a
     run or checkpoint folder: then `n` (default 1000) samples are drawn on the fly (`sample_checkpoint`, with
-    `steps`, `seed`, `device`, `hat` and `generator`); or a `Model` or a function of n (`from_callable`). For files,
-    `n` keeps the first n images."""
+    `steps`, `seed`, `device`, `hat` and `generator`; under torchrun, None on ranks other than 0); or a `Model` or a
+    function of n (`from_callable`). For files, `n` keeps the first n images."""
     if not isinstance(path, (str, os.PathLike)):
         return from_callable(path, DEFAULT_N if n is None else n, seed=seed, progress=progress)
     path = Path(path)

@@ -11,7 +11,7 @@ from torch import nn
 from hatebm.config import HatConfig, RunConfig
 from hatebm.model import Model
 from hatebm.train.loop import training_loop
-from hatebm.train.runtime import setup
+from hatebm.distributed import setup
 from hatebm.train.stats import DivergenceError
 from hatebm.train.stream import UserData
 

@@ -13,12 +13,13 @@ import torch
 
 from hatebm.checkpoint import GeneratorSpec
 from hatebm.config import AutoencoderConfig
+from hatebm.distributed import Dist
 from hatebm.generators import native_spec
 from hatebm.model import Model
 from hatebm.nets import build_encoder, build_generator, latent_shape, project_sphere
 from hatebm.train.loop import TrainingRun
 from hatebm.train.outputs import write_grid, write_samples
-from hatebm.train.runtime import Dist, autocast, set_lrs, wrap_ddp
+from hatebm.train.runtime import autocast, set_lrs, wrap_ddp
 from hatebm.train.stream import UserData
 
 
@@ -61,7 +62,7 @@ class AutoencoderRun(TrainingRun):
     @torch.no_grad()
     def figures(self, folder: Path) -> None:
         """Reconstructions (rows: 16 data images, their reconstructions) and decodes of 64 fixed sphere latents."""
-        x = self.data[:16].to(self.env.device)
+        x = self.stream.head(16).to(self.env.device)
         write_grid(torch.cat([x, self.dec(self.enc(x))]), folder / f"step_{self.step:08d}_recon.png", self.info, 16)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.cfg.seed)

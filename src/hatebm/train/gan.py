@@ -17,13 +17,14 @@ import torch.nn.functional as F
 
 from hatebm.checkpoint import GeneratorSpec
 from hatebm.config import GanConfig
+from hatebm.distributed import Dist
 from hatebm.generators import native_spec
 from hatebm.model import Model
 from hatebm.nets import build_discriminator, build_generator, latent_shape
 from hatebm.sampling import frozen
 from hatebm.train.loop import TrainingRun
 from hatebm.train.outputs import write_grid, write_samples
-from hatebm.train.runtime import Dist, autocast, set_lrs, wrap_ddp
+from hatebm.train.runtime import autocast, set_lrs, wrap_ddp
 from hatebm.train.stream import UserData
 
 
@@ -47,7 +48,7 @@ class GanRun(TrainingRun):
         self.lrs = {"generator": cfg.lr_gen, "discriminator": cfg.lr_disc}
 
     def _latent(self) -> torch.Tensor:
-        return torch.randn(self.cfg.batch_size, *self.latent_shape, device=self.env.device)
+        return torch.randn(self.batch, *self.latent_shape, device=self.env.device)
 
     def train_step(self) -> dict[str, float]:
         cfg = self.cfg

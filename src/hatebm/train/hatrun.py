@@ -40,7 +40,7 @@ class HatRun(TrainingRun):
         """Set this step's learning rates, then draw X- from Z ~ N(0, I), Y0 = 0 with the run's sampler."""
         cfg = self.cfg
         set_lrs(self.opts, self.lrs, self.step, cfg.lr_milestones, cfg.lr_gamma)
-        z = self.ebm.latent(cfg.batch_size, self.env.device)
+        z = self.ebm.latent(self.batch, self.env.device)
         with autocast(self.env, cfg.amp):
             return cfg.chains(self.ebm, z, cfg.sampler)
 

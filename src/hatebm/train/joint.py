@@ -18,10 +18,11 @@ from torch import nn
 
 from hatebm.checkpoint import GeneratorSpec
 from hatebm.config import JointConfig
+from hatebm.distributed import Dist
 from hatebm.generators import check_generator, custom_generator, load_generator
 from hatebm.sampling import mean_norm
 from hatebm.train.hatrun import HatRun
-from hatebm.train.runtime import Dist, wrap_ddp
+from hatebm.train.runtime import wrap_ddp
 from hatebm.train.stream import UserData
 
 
@@ -43,7 +44,7 @@ class Joint(HatRun):
         self.source = (custom_generator(generator, cfg.generator.latent_shape) if generator is not None
                        else load_generator(source, cfg.generator.weights, cfg.generator.latent_shape))
         self.gen = self.source.module.to(env.device)
-        check_generator(self.source, self.data.shape[1:], f"generator {source or type(generator).__name__}")
+        check_generator(self.source, self.stream.shape, f"generator {source or type(generator).__name__}")
         self.hat = self.build_hat(hat)
         self.hat, self.gen = self.channels_last(self.hat, self.gen)
         self.ebm = cfg.energy(self.hat, self.gen, self.source.latent_shape)

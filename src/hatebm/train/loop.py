@@ -11,16 +11,17 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from hatebm import checkpoint as ckpt
-from hatebm.checkpoint import Checkpoint, GeneratorSpec
+from hatebm.checkpoint import Checkpoint, GeneratorSpec, RankState
 from hatebm.config import RunConfig, differences
 from hatebm.data import DataInfo
+from hatebm.distributed import Dist, gather
 from hatebm.generators import load_weights
 from hatebm.model import Model
 from hatebm.train import runtime
 from hatebm.train.outputs import write_config
-from hatebm.train.runtime import Dist, rng_state, set_rng_state
+from hatebm.train.runtime import rng_state, set_rng_state
 from hatebm.train.stats import StatsLog, check_finite
-from hatebm.train.stream import DataStream, UserData, load_training_data, user_data
+from hatebm.train.stream import Stream, UserData, open_stream
 
 
 class TrainingRun:
@@ -32,20 +33,21 @@ class TrainingRun:
     hat_spec: dict[str, Any] | None = None  # the checkpoint's "hat" entry (runs that learn a hat network)
     cfg: RunConfig
     info: DataInfo
-    stream: DataStream
+    stream: Stream
+    batch: int  # this rank's share of cfg.batch_size
     nets: dict[str, nn.Module]
     opts: dict[str, torch.optim.Optimizer]
     step: int = 0
 
     def start(self, cfg: RunConfig, env: Dist, data: UserData | None = None) -> None:
-        """Common start of every run: seed this rank, load the data in model space and open the batch stream."""
-        self.cfg, self.env, self.step = cfg, env, 0
+        """Common start of every run: split the batch over the ranks, seed this rank and open its batch stream."""
+        if cfg.batch_size % env.world:
+            raise ValueError(f"batch_size={cfg.batch_size} is global and split evenly over the {env.world} ranks: "
+                             f"pass a multiple of {env.world}")
+        self.cfg, self.env, self.step, self.batch = cfg, env, 0, cfg.batch_size // env.world
         torch.manual_seed(cfg.seed * 1000 + env.rank)
-        if data is None:
-            self.data, self.info = load_training_data(cfg.data, cfg.model, cfg.seed)
-        else:
-            self.data, self.info = user_data(data, cfg.model, cfg.data.resize)
-        self.stream = DataStream(self.data, cfg.batch_size, cfg.seed, env.rank, env.world)
+        self.stream, self.info = open_stream(cfg.data, cfg.model, self.batch, cfg.seed, env.rank, env.world,
+                                             env.device, data)
 
     def channels_last(self, *nets: nn.Module) -> tuple[nn.Module, ...]:
         """``nets`` in NHWC memory format when the config asks for it and they are image networks."""
@@ -75,15 +77,23 @@ class TrainingRun:
         raise NotImplementedError
 
     def bank_state(self) -> tuple[Tensor, Tensor] | None:
-        """The tandem bank's (X, Z), for runs that keep one."""
+        """This rank's shard of the tandem bank (X, Z), for runs that keep one."""
         return None
 
-    def checkpoint(self) -> Checkpoint:
-        """The whole state of the run."""
+    def set_bank(self, bank: tuple[Tensor, Tensor] | None) -> None:
+        """Restore this rank's bank shard (runs that keep one)."""
+
+    def checkpoint(self) -> Checkpoint | None:
+        """The whole state of the run, every rank's own state gathered to rank 0 (a collective: every rank calls it);
+        None on the other ranks."""
+        bank = self.bank_state()
+        mine = RankState(self.stream.state(), rng_state(), None if bank is None else (bank[0].cpu(), bank[1].cpu()))
+        ranks = gather(mine)
+        if ranks is None:
+            return None
         optimizers = {name: ckpt.flatten_optimizer(opt) for name, opt in self.opts.items()}
         return Checkpoint(self.step, self.cfg, self.info, self.generator_record(), self.hat_spec,
-                          {name: net.state_dict() for name, net in self.nets.items()}, optimizers,
-                          self.stream.state(), rng_state(), self.bank_state())
+                          {name: net.state_dict() for name, net in self.nets.items()}, optimizers, ranks)
 
     def restore(self, saved: Checkpoint) -> None:
         """Continue from ``saved``: weights, optimisers, data position, RNG and step."""
@@ -92,10 +102,16 @@ class TrainingRun:
                              f"generator {saved.generator.spec}; pass the same networks")
         for name, net in self.nets.items():
             load_weights(net, saved.nets.get(name, {}), "the checkpoint to resume", name)
+        if len(saved.ranks) != self.env.world:
+            raise ValueError(f"the checkpoint was written by a job of {len(saved.ranks)} rank(s), this one has "
+                             f"{self.env.world}: resume with --nproc_per_node={len(saved.ranks)} (each rank continues "
+                             "its own data shard, RNG and bank)")
         for name, opt in self.opts.items():
             ckpt.restore_optimizer(opt, *saved.optimizers[name])
-        self.stream.load_state(saved.stream)
-        set_rng_state(saved.rng)
+        mine = saved.ranks[self.env.rank]
+        self.stream.load_state(mine.stream)
+        self.set_bank(mine.bank)
+        set_rng_state(mine.rng)
         self.step = saved.step
 
 
@@ -115,7 +131,7 @@ def training_loop(run: TrainingRun, out: str | Path, env: Dist, resume: bool = F
         changed = differences(saved.config, cfg, ignore=cfg.RUNTIME) if type(saved.config) is type(cfg) else ["run"]
         if changed:
             raise ValueError(f"--resume with a different config than the run in {out}: {', '.join(changed)} differ; "
-                             f"only {' and '.join(cfg.RUNTIME)} may change")
+                             f"only {', '.join(cfg.RUNTIME[:-1])} and {cfg.RUNTIME[-1]} may change")
         if saved.step > cfg.iters:
             raise ValueError(f"{out} is already at step {saved.step}, past iters={cfg.iters}: pass iters >= "
                              f"{saved.step} to continue it")
@@ -139,8 +155,10 @@ def training_loop(run: TrainingRun, out: str | Path, env: Dist, resume: bool = F
             log.write(run.step, values)
         if env.main and (run.step % cfg.image_every == 0 or last):
             run.figures(out / "images")
-        if env.main and (run.step % cfg.ckpt_every == 0 or last):
-            ckpt.save(out, run.checkpoint(), keep=cfg.keep_ckpts)
+        if run.step % cfg.ckpt_every == 0 or last:
+            state = run.checkpoint()
+            if state is not None:
+                ckpt.save(out, state, keep=cfg.keep_ckpts)
     bar.close()
     if env.main and cfg.eval_samples:
         run.final(out, progress)

@@ -5,7 +5,8 @@ import torch
 from torch import Tensor, nn
 
 from hatebm.config import HatConfig
-from hatebm.train.runtime import Dist, autocast
+from hatebm.distributed import Dist
+from hatebm.train.runtime import autocast
 
 
 def hat_update(hat: nn.Module, opt: torch.optim.Optimizer, x_pos: Tensor, x_neg: Tensor, cfg: HatConfig,

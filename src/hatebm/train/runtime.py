@@ -1,43 +1,16 @@
-"""Where a run executes: device and DDP from torchrun's environment, bf16 autocast, RNG state, learning rates.
+"""How a run executes on its ranks (:mod:`hatebm.distributed`): DDP wrapping, bf16 autocast, RNG state, learning rates.
 
-Distributed runs follow torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK): NCCL on GPUs, gloo on CPU. Each rank
-draws its own data shard and keeps its own bank shard; only rank 0 writes files; samplers use no collectives.
+Each rank draws its own data shard and keeps its own bank shard and RNG, all gathered into rank 0's checkpoints; DDP
+averages the networks' gradients over the ranks; only rank 0 writes files; samplers use no collectives.
 """
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch import Tensor, nn
 
-from hatebm.devices import resolve_device
-
-
-@dataclass
-class Dist:
-    rank: int = 0
-    world: int = 1
-    device: torch.device = torch.device("cpu")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def setup(device: str = "auto") -> Dist:
-    """Pick the device and, under torchrun, join the process group."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-    device = resolve_device(device)
-    dev = torch.device(f"cuda:{local}" if device == "cuda" and world > 1 else device)
-    if dev.type == "cuda":
-        torch.cuda.set_device(dev)
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
-    return Dist(rank, world, dev)
+from hatebm.distributed import Dist
 
 
 def wrap_ddp(net: nn.Module, env: Dist) -> nn.Module:

@@ -14,13 +14,14 @@ import torch
 from torch import Tensor, nn
 
 from hatebm.bank import Bank
-from hatebm.checkpoint import Checkpoint, GeneratorSpec
+from hatebm.checkpoint import GeneratorSpec
 from hatebm.config import TandemConfig
+from hatebm.distributed import Dist
 from hatebm.generators import custom_spec, module_latent_shape, native_spec
 from hatebm.nets import build_generator, latent_shape
 from hatebm.train.hatrun import HatRun
 from hatebm.train.loss import generator_update
-from hatebm.train.runtime import Dist, wrap_ddp
+from hatebm.train.runtime import wrap_ddp
 from hatebm.train.stream import UserData
 
 
@@ -55,10 +56,10 @@ class Tandem(HatRun):
         cfg = self.cfg
         neg = self.negatives()
         values = self.update_hat(neg)
-        idx, x_bank, z_bank = self.bank.draw(cfg.batch_size * cfg.gen_steps)  # generator update, eq 12
+        idx, x_bank, z_bank = self.bank.draw(self.batch * cfg.gen_steps)  # generator update, eq 12
         losses = [generator_update(self.gen_train, self.opt_gen, x, z, cfg.gen_loss_weight, self.env, cfg.amp)
-                  for x, z in zip(x_bank.split(cfg.batch_size), z_bank.split(cfg.batch_size))]
-        self.bank.write(idx[:cfg.batch_size], neg.x, neg.z)
+                  for x, z in zip(x_bank.split(self.batch), z_bank.split(self.batch))]
+        self.bank.write(idx[:self.batch], neg.x, neg.z)
         self.step += 1
         return {**values, "gen_loss": sum(losses) / len(losses)}
 
@@ -68,8 +69,7 @@ class Tandem(HatRun):
     def bank_state(self) -> tuple[Tensor, Tensor]:
         return self.bank.x, self.bank.z
 
-    def restore(self, saved: Checkpoint) -> None:
-        super().restore(saved)
-        if saved.bank is None:
+    def set_bank(self, bank: tuple[Tensor, Tensor] | None) -> None:
+        if bank is None:
             raise ValueError("the checkpoint to resume lacks the tandem bank (bank.x, bank.z): use another checkpoint")
-        self.bank = Bank(saved.bank[0].to(self.env.device), saved.bank[1].to(self.env.device))
+        self.bank = Bank(bank[0].to(self.env.device), bank[1].to(self.env.device))

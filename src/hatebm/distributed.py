@@ -1,0 +1,66 @@
+"""Where a job runs: one process, or one rank of a torchrun job (RANK, WORLD_SIZE, LOCAL_RANK), on the device picked
+by :func:`hatebm.devices.resolve_device`; NCCL joins GPU ranks, gloo CPU ranks. Training and evaluation both use it:
+each rank works on its share (:func:`shard`) and rank 0 collects the results (:func:`gather`) and writes files."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from hatebm.devices import resolve_device
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup(device: str | torch.device | None = "auto") -> Dist:
+    """Pick the device (each rank its own GPU, ``cuda:LOCAL_RANK``) and, under torchrun, join the process group."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    name = resolve_device(device)
+    dev = torch.device(f"cuda:{local}" if name == "cuda" and world > 1 else name)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    return Dist(rank, world, dev)
+
+
+def close() -> None:
+    """Leave the process group, if this process joined one (before exit: a live gloo group aborts the interpreter)."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def rank_and_world() -> tuple[int, int]:
+    """(rank, number of ranks) of this process: (0, 1) outside a torchrun job."""
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+
+
+def shard(n: int) -> range:
+    """This rank's contiguous share of ``n`` items (shares differ in size by at most one)."""
+    rank, world = rank_and_world()
+    per, extra = divmod(n, world)
+    start = rank * per + min(rank, extra)
+    return range(start, start + per + (rank < extra))
+
+
+def gather(obj: Any) -> list[Any] | None:
+    """Every rank's ``obj`` on rank 0, in rank order (None on the other ranks); a collective every rank must call."""
+    rank, world = rank_and_world()
+    if world == 1:
+        return [obj]
+    out = [None] * world if rank == 0 else None
+    dist.gather_object(obj, out, dst=0)
+    return out
