@@ -46,6 +46,11 @@ def _toy_cpu() -> TandemConfig:
         log_every=50, image_every=500, ckpt_every=1000, eval_samples=2000)
 
 
+def _prepared(**kw: Any) -> DataConfig:
+    """Data written by `hatebm data prep SRC --out DIR --size N` at the model's resolution (data.root=DIR)."""
+    return DataConfig(name="prepared", resize="resize", **kw)
+
+
 def _paper(res: int, width: int, **kw: Any) -> TandemConfig:
     data = kw.pop("data")
     return TandemConfig(data=data, model=ModelConfig(resolution=res, channels=3, hat_width=width, gen_width=width),
@@ -94,13 +99,14 @@ def _pretrain_tiny(cls: type, **kw: Any) -> Any:
 PRESETS: dict[str, Callable[[], RunConfig]] = {
     # Synthesis (tandem, §3.4), the paper's settings.
     "cifar10_synth": lambda: _paper(32, 256, data=DataConfig(name="cifar10"), iters=50_000, eval_steps=125),
-    "celeba64_synth": lambda: _paper(64, 1024, data=DataConfig(name="folder", resize="resize"), iters=50_000,
-                                     eval_steps=125),
-    "imagenet128_synth": lambda: _paper(128, 1024, data=DataConfig(name="folder", resize="resize"), iters=300_000,
-                                        eval_steps=150, lr_gen=5e-5, lr_milestones=[230_000, 260_000]),
-    "imagenet128_synth_scaled": lambda: _paper(128, 2048, data=DataConfig(name="folder", resize="resize"),
-                                               iters=300_000, eval_steps=150, lr_gen=5e-5,
-                                               lr_milestones=[230_000, 260_000]),
+    # CelebA-64 and ImageNet-128 read data prepared by `hatebm data prep` (data.root=DIR): CelebA centre-cropped
+    # to 64×64 (`--size 64`), ImageNet at shorter side 128 (`--size 128 --layout short_side`) for the authors' random
+    # 128×128 crop.
+    "celeba64_synth": lambda: _paper(64, 1024, data=_prepared(), iters=50_000, eval_steps=125),
+    "imagenet128_synth": lambda: _paper(128, 1024, data=_prepared(crop="random"), iters=300_000, eval_steps=150,
+                                        lr_gen=5e-5, lr_milestones=[230_000, 260_000]),
+    "imagenet128_synth_scaled": lambda: _paper(128, 2048, data=_prepared(crop="random"), iters=300_000,
+                                               eval_steps=150, lr_gen=5e-5, lr_milestones=[230_000, 260_000]),
     # CPU-sized.
     "fashion_mnist_cpu": _fashion_cpu,
     "toy_gmm8_cpu": _toy_cpu,
@@ -108,7 +114,7 @@ PRESETS: dict[str, Callable[[], RunConfig]] = {
     # Joint Hat EBM (§3.2) on a frozen generator: refinement of a GAN (§4.1), retrofit of an autoencoder (§4.2).
     "cifar10_refine": lambda: _joint(32, 256, DataConfig(name="cifar10"), LangevinConfig(
         steps=250, eps_y=1e-4, eps_z=5e-3, max_drift_y=2.5), eval_steps=350, temperature=1e-3, lr_hat=1e-5),
-    "celeba64_refine": lambda: _joint(64, 1024, DataConfig(name="folder", resize="resize"), LangevinConfig(
+    "celeba64_refine": lambda: _joint(64, 1024, _prepared(), LangevinConfig(
         steps=100, eps_y=1e-4, eps_z=5e-3, max_drift_y=2.5), eval_steps=125, temperature=1e-6, lr_hat=1e-5),
     "cifar10_retrofit": lambda: _joint(32, 256, DataConfig(name="cifar10", noise=1e-2), LangevinConfig(
         steps=100, eps_y=5e-4, eps_z=1e-3, max_drift_y=2.5), eval_steps=125, temperature=1e-3, lr_hat=1e-4,
@@ -122,7 +128,7 @@ PRESETS: dict[str, Callable[[], RunConfig]] = {
     # (n_dis 5, Adam 2e-4, betas (0, 0.9), batch 64, 100k generator steps); the autoencoder the authors' cifar10_ae.
     "gan_cifar10": lambda: GanConfig(data=DataConfig(name="cifar10"), model=ModelConfig(
         resolution=32, channels=3, gen_width=256, hat_width=128, latent_dim=128, out_scale=1.0)),
-    "gan_celeba64": lambda: GanConfig(data=DataConfig(name="folder", resize="resize"), model=ModelConfig(
+    "gan_celeba64": lambda: GanConfig(data=_prepared(), model=ModelConfig(
         resolution=64, channels=3, gen_width=1024, hat_width=1024, latent_dim=128, out_scale=1.0)),
     "ae_cifar10": lambda: AutoencoderConfig(data=DataConfig(name="cifar10"), model=ModelConfig(
         resolution=32, channels=3, gen_width=256, hat_width=256, latent_shape=[1, 16, 16], out_scale=2.0),

@@ -56,6 +56,8 @@ def to_model(
         if size > h or size > w:
             raise ValueError(f"cannot crop {h}×{w} images to {size}×{size}; use mode='pad' or mode='resize'")
         return _centre(x, size, size).contiguous()
+    if (h, w) == (size, size):  # already there (prepared data at the model's resolution)
+        return x
     return F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False, antialias=True).clamp_(-1, 1)
 
 

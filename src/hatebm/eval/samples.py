@@ -96,7 +96,8 @@ def load_samples(
         folder = path.parent if path.is_file() else path
         return sample_checkpoint(folder, DEFAULT_N if n is None else n, steps=steps, seed=seed, device=device,
                                  progress=progress, hat=hat, generator=generator)
-    images = data.load_images("folder", root=path) if path.is_dir() else data.load_images("npz", root=path)
+    kind = "npz" if not path.is_dir() else "prepared" if (path / "manifest.json").is_file() else "folder"
+    images = data.load_images(kind, root=path)
     if n is not None:
         if not 2 <= n <= len(images):
             raise ValueError(f"n must be between 2 and the {len(images)} samples in {path}, got {n}")
