@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from hatebm.data import PreparedImages, fashion_mnist, load_images, prepare, read_manifest
+from hatebm.data import PreparedImages, fashion_mnist, load_images, prepare, read_manifest, write_prepared
 from hatebm.data.images import centre_square, read_image, short_side
 
 RNG = np.random.default_rng(8)
@@ -136,3 +136,16 @@ def test_empty_npz_is_refused(tmp_path):
     np.savez(tmp_path / "x.npz", images=np.zeros((0, 4, 4, 3), np.uint8))
     with pytest.raises(ValueError, match="holds no images"):
         prepare(str(tmp_path / "x.npz"), tmp_path / "p", 4, progress=False)
+
+
+def test_write_prepared_streams_images_and_refuses_wrong_ones(tmp_path):
+    images = [np.full((4, 4, 3), i, np.uint8) for i in range(5)]
+    out = write_prepared(tmp_path / "p", iter(images), 5, 3, 4, source="test")
+    data = PreparedImages(out)
+    assert len(data) == 5 and data.manifest["source"] == "test"
+    np.testing.assert_array_equal(data[3], images[3])
+    with pytest.raises(ValueError, match="image 1 is uint8 \\(4, 5, 3\\)"):
+        write_prepared(tmp_path / "q", iter([images[0], np.zeros((4, 5, 3), np.uint8)]), 2, 3, 4)
+    with pytest.raises(ValueError, match="2 images were given, 3 announced"):
+        write_prepared(tmp_path / "q", iter(images[:2]), 3, 3, 4)
+    assert not (tmp_path / "q").exists() and not list(tmp_path.glob(".q.tmp-*"))  # nothing half-written is left

@@ -73,12 +73,12 @@ def test_folder_images_match_prepared_ones(image_folder, short, tmp_path):
     assert FolderImages(folder, 8, channels=1)[0].shape == (8, 8, 1)
 
 
-def test_pickles_without_the_memory_map_and_reads_alike_in_workers(short):
+def test_pickles_without_its_open_file_and_reads_alike_in_workers(short):
     out, _ = short
     data = PreparedImages(out, crop="random", flip=True, seed=5)
     keys = [(epoch, i) for epoch in range(3) for i in range(4)]
-    expected = [data[k] for k in keys]  # maps the file in this process
-    assert len(pickle.dumps(data)) < 5000 and pickle.loads(pickle.dumps(data))._images is None
+    expected = [data[k] for k in keys]  # opens the file in this process
+    assert len(pickle.dumps(data)) < 5000 and pickle.loads(pickle.dumps(data))._file is None
     loader = DataLoader(data, sampler=keys, batch_size=None, num_workers=2)
     for got, want in zip(loader, expected, strict=True):
         np.testing.assert_array_equal(got.numpy(), want)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hatebm.data.fashion_mnist import download_fashion_mnist
 from hatebm.data.info import DataInfo
 from hatebm.data.paths import cache_dir
-from hatebm.data.prep import prepare
+from hatebm.data.prep import prepare, write_prepared
 from hatebm.data.prepared import FolderImages, PreparedImages, read_manifest
 from hatebm.data.registry import dataset_names, load_images, load_labeled
 from hatebm.data.toy import ToyDistribution, toy_distribution, toy_names
@@ -22,6 +22,7 @@ __all__ = [
     "load_images",
     "load_labeled",
     "prepare",
+    "write_prepared",
     "read_manifest",
     "to_model",
     "to_uint8",

@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,31 +113,63 @@ def _check_out(out: Path, overwrite: bool) -> None:
                              "another folder")
 
 
-def _write(tmp: Path, source: _Source, size: int, layout: str, src: str, progress: bool) -> None:
-    """Write images.u8, index.npy (layout "short_side"), labels.npy (if any) and manifest.json into folder `tmp`."""
-    index = np.lib.format.open_memmap(tmp / INDEX, mode="w+", dtype=np.int64, shape=(source.count, 3)) \
+def write_prepared(
+    out: str | Path, images: Iterable[np.ndarray], count: int, channels: int, size: int, layout: str = "square", *,
+    source: str = "", source_digest: Any = None, labels: np.ndarray | None = None, overwrite: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Write `count` uint8 images (S×S×C for layout "square"; shorter side S for "short_side"), taken one at a time
+    from `images`, into the prepared folder `out`: images.u8, index.npy ("short_side"), labels.npy (if `labels`) and
+    manifest.json (`source`, and the hex digest of the hashlib object `source_digest`, read once `images` is
+    exhausted). The folder is written under a temporary name and renamed into place; the folder."""
+    out = Path(out).expanduser()
+    _check_out(out, overwrite)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        images_sha256, nbytes = _write(tmp, images, count, channels, size, layout, progress)
+        if labels is not None:
+            np.save(tmp / LABELS, labels.astype(np.int64))
+        square = size if layout == "square" else None
+        manifest = {"format": FORMAT, "version": VERSION, "count": count, "channels": channels, "layout": layout,
+                    "size": size, "height": square, "width": square, "source": source,
+                    "source_sha256": source_digest.hexdigest() if source_digest else "",
+                    "images_sha256": images_sha256, "bytes": nbytes, "labels": labels is not None}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        _move(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _write(tmp: Path, images: Iterable[np.ndarray], count: int, channels: int, size: int, layout: str,
+           progress: bool) -> tuple[str, int]:
+    """images.u8 and index.npy ("short_side") in folder `tmp`; (hex SHA-256, size) of images.u8."""
+    index = np.lib.format.open_memmap(tmp / INDEX, mode="w+", dtype=np.int64, shape=(count, 3)) \
         if layout == "short_side" else None
-    digest, offset = hashlib.sha256(), 0
-    with open(tmp / IMAGES, "wb") as f, tqdm(total=source.count, disable=not progress, desc="prep", unit="img") as bar:
-        for i, img in enumerate(source.images):
+    digest, offset, written = hashlib.sha256(), 0, 0
+    with open(tmp / IMAGES, "wb") as f, tqdm(total=count, disable=not progress, desc="prep", unit="img") as bar:
+        for i, img in enumerate(images):
+            expected = (size, size, channels) if index is None else (channels,)
+            if i >= count or img.dtype != np.uint8 or img.shape[-len(expected):] != expected or \
+                    (index is not None and min(img.shape[:2]) != size):
+                raise ValueError(f"prep: image {i} is {img.dtype} {img.shape}; expected {count} uint8 images of "
+                                 f"{'side' if index is None else 'shorter side'} {size} with {channels} channel(s)")
             data = img.tobytes()
             f.write(data)
             digest.update(data)
             if index is not None:
                 index[i] = (offset, img.shape[0], img.shape[1])
-            offset += len(data)
+            offset, written = offset + len(data), written + 1
             bar.update()
+    if written != count:
+        raise ValueError(f"prep: {written} images were given, {count} announced")
     if index is not None:
         index.flush()
         del index
-    if source.labels is not None:
-        np.save(tmp / LABELS, source.labels.astype(np.int64))
-    square = size if layout == "square" else None
-    manifest = {"format": FORMAT, "version": VERSION, "count": source.count, "channels": source.channels,
-                "layout": layout, "size": size, "height": square, "width": square, "source": src,
-                "source_sha256": source.digest.hexdigest(), "images_sha256": digest.hexdigest(), "bytes": offset,
-                "labels": source.labels is not None}
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return digest.hexdigest(), offset
 
 
 def _move(tmp: Path, out: Path) -> None:
@@ -178,7 +210,7 @@ def prepare(
     if type(workers) is not int or workers < 0:
         raise ValueError(f"prep: workers must be an int >= 0, got {workers!r}")
     out = Path(out).expanduser()
-    _check_out(out, overwrite)
+    _check_out(out, overwrite)  # before reading any source
     name, split, where = parse_spec(src, split)
     name = ALIASES.get(name, name)
     if name not in SOURCES:
@@ -193,13 +225,5 @@ def prepare(
     if source.count == 0:
         raise ValueError(f"prep: {src} holds no images")
     given = src if where is not None or ":" in src else f"{src}:{split}"  # a dataset name: record its split
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        _write(tmp, source, size, layout, given, progress)
-        _move(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return write_prepared(out, source.images, source.count, source.channels, size, layout, source=given,
+                          source_digest=source.digest, labels=source.labels, overwrite=overwrite, progress=progress)

@@ -10,7 +10,9 @@ A prepared folder DIR holds:
   S, each H×W×C, concatenated, with ``index.npy`` int64 [N, 3] = (byte offset, H, W) per image;
 - ``labels.npy``: int64 [N] class labels, when the source had them.
 
-:class:`PreparedImages` reads it through a memory map, :class:`FolderImages` reads a folder of image files; both
+:class:`PreparedImages` reads each image's bytes when asked for it (a seek and a read: a memory map would count every
+page touched in the process's resident memory, which would then grow with the data set over an epoch);
+:class:`FolderImages` reads a folder of image files; both
 give S×S×C uint8 items whose crop and flip are a pure function of (seed, epoch, index), whatever the process.
 """
 from __future__ import annotations
@@ -19,7 +21,7 @@ import hashlib
 import json
 import operator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 from torch.utils.data import Dataset
@@ -165,12 +167,12 @@ class _Squares(Dataset):
         img = random_square(img, self._size, rng) if self.crop == "random" else centre_square(img, self._size)
         if self.flip and rng.random() < 0.5:
             img = hflip(img)
-        return np.array(img, order="C")  # a copy: never a view of the memory map
+        return np.array(img, order="C")  # a writable copy, never a view of the bytes read
 
 
 class PreparedImages(_Squares):
-    """The images of a prepared folder `root` as S×S×C uint8 arrays, read through a memory map opened lazily in each
-    process (safe to send to DataLoader workers). "short_side" layouts give their centred (crop="centre") or a random
+    """The images of a prepared folder `root` as S×S×C uint8 arrays, read from images.u8 through a file each process
+    opens itself (safe to send to DataLoader workers). "short_side" layouts give their centred (crop="centre") or a random
     (crop="random") S×S window; `flip` mirrors with probability 1/2."""
 
     def __init__(self, root: str | Path, crop: Literal["centre", "random"] = "centre", flip: bool = False,
@@ -178,10 +180,14 @@ class PreparedImages(_Squares):
         self.root = Path(root).expanduser()
         self._manifest, self._index, self._labels = _open(self.root)
         super().__init__(self._manifest["size"], self._manifest["channels"], crop, flip, seed)
-        self._images: np.memmap | None = None
+        self._file: BinaryIO | None = None
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_images": None}  # each process maps the file itself
+        return {**self.__dict__, "_file": None}  # each process opens the file itself
+
+    def __del__(self) -> None:
+        if getattr(self, "_file", None) is not None:
+            self._file.close()
 
     def __len__(self) -> int:
         return self._manifest["count"]
@@ -195,14 +201,15 @@ class PreparedImages(_Squares):
         return self._labels
 
     def _read(self, index: int) -> np.ndarray:
-        m = self._manifest
-        if self._images is None:
-            shape = (m["count"], m["size"], m["size"], m["channels"]) if self._index is None else (m["bytes"],)
-            self._images = np.memmap(self.root / IMAGES, dtype=np.uint8, mode="r", shape=shape)
-        if self._index is None:
-            return self._images[index]
-        offset, h, w = (int(v) for v in self._index[index])
-        return self._images[offset:offset + h * w * m["channels"]].reshape(h, w, m["channels"])
+        s, c = self._manifest["size"], self._manifest["channels"]
+        offset, h, w = (index * s * s * c, s, s) if self._index is None else (int(v) for v in self._index[index])
+        if self._file is None:
+            self._file = open(self.root / IMAGES, "rb", buffering=0)
+        self._file.seek(offset)
+        data = self._file.read(h * w * c)
+        if len(data) != h * w * c:
+            raise _broken(self.root, f"{IMAGES} ends inside image {index} (truncated since it was opened)")
+        return np.frombuffer(data, dtype=np.uint8).reshape(h, w, c)
 
 
 class FolderImages(_Squares):
