@@ -32,8 +32,9 @@ Chains = Callable[[HatEBM, Tensor, LangevinConfig, Noise | None], SampleResult]
 
 
 def image_seed(seed: int, index: int) -> int:
-    """The torch seed of image ``index`` of the sample set of ``seed``: ``seed * 2**32 + index``."""
-    return seed * 2**32 + index
+    """The torch seed of image ``index`` of the sample set of ``seed``: ``(seed * 1_000_003 + index) mod 2**32`` (CPU
+    generators keep 32 bits of a seed), so sets of up to a million images of different seeds share no image."""
+    return (seed * 1_000_003 + index) % 2**32
 
 
 @dataclass
