@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -68,14 +68,14 @@ class Model:
         if self.ebm is None or self.chains is None:
             with torch.no_grad():
                 x = self.generator(project_sphere(z) if self.sphere else z).float()
-            return SampleResult(x=x, y=torch.zeros_like(x), z=z)
+            return SampleResult(x=x, y=torch.zeros_like(x), z=z, z0=z)
         return self.chains(self.ebm, z, replace(self.sampler, **overrides),
                            None if noise is None else noise.randn_like)
 
-    def draw(self, n: int, steps: int | None = None, batch_size: int = 250, progress: bool = True,
-             seed: int | None = None, start: int = 0, **overrides: Any) -> np.ndarray:
-        """``n`` samples as uint8 N×H×W×C at the data's original size (or float N×D points for 2-D toys), in batches;
-        ``steps`` defaults to the evaluation steps, other settings (``eps_z=...``) to the model's.
+    def results(self, n: int, steps: int | None = None, batch_size: int = 250, progress: bool = True,
+                seed: int | None = None, start: int = 0, **overrides: Any) -> Iterator[SampleResult]:
+        """The chains of ``n`` samples, batch by batch; ``steps`` defaults to the evaluation steps, other settings
+        (``eps_z=...``) to the model's.
 
         With ``seed``, image i draws its latent and then its Langevin noise from its own generator, seeded
         :func:`image_seed` (seed, i): the set does not depend on the batch size or on how ranks split it, and
@@ -84,18 +84,25 @@ class Model:
             raise ValueError(f"the number of samples and the batch size must be positive, got {n} and {batch_size}")
         if steps is not None:
             overrides["steps"] = steps
-
-        def batch(i: int) -> Tensor:
+        for i in tqdm(range(0, n, batch_size), disable=not progress, desc="sampling", unit="batch"):
             size = min(batch_size, n - i)
             noise = None if seed is None else ImageNoise([image_seed(seed, start + i + j) for j in range(size)],
                                                          self.device)
-            return self.sample(size, noise, record_every=0, **overrides).x.detach().float().cpu()
+            yield self.sample(size, noise, record_every=0, **overrides)
 
-        out = [batch(i) for i in tqdm(range(0, n, batch_size), disable=not progress, desc="sampling", unit="batch")]
-        x = torch.cat(out)
+    def images(self, x: Tensor) -> np.ndarray:
+        """Samples in model space as uint8 N×H×W×C at the data's original size (float N×D points for 2-D toys)."""
+        x = x.detach().float().cpu()
         if self.config.model.arch == "mlp":
             return x.numpy()
         return to_uint8(x, crop=self.info.crop_for(x.shape[-1]))
+
+    def draw(self, n: int, steps: int | None = None, batch_size: int = 250, progress: bool = True,
+             seed: int | None = None, start: int = 0, **overrides: Any) -> np.ndarray:
+        """``n`` samples as uint8 N×H×W×C at the data's original size (or float N×D points for 2-D toys), drawn by
+        :meth:`results` (same arguments)."""
+        chains = self.results(n, steps, batch_size, progress, seed, start, **overrides)
+        return self.images(torch.cat([r.x.detach().float().cpu() for r in chains]))
 
 
 def hat_model(ebm: HatEBM, config: HatConfig, info: DataInfo, step: int = 0) -> Model:

@@ -50,11 +50,13 @@ class LangevinConfig:
 
 @dataclass
 class SampleResult:
-    """Final states of a chain batch, mean per-step drift norms, and the optional recorded path."""
+    """Final states of a chain batch, its initial latents ``z0``, mean per-step drift norms, and the optional
+    recorded path."""
 
     x: Tensor
     y: Tensor
     z: Tensor
+    z0: Tensor | None = None
     drift_y: float = 0.0
     drift_z: float = 0.0
     path: list[dict[str, Tensor]] = field(default_factory=list)
@@ -112,6 +114,7 @@ class _Chain:
 
     def __init__(self, ebm: HatEBM, z: Tensor, cfg: LangevinConfig, track_z: bool, noise: Noise | None) -> None:
         self.ebm, self.cfg, self.randn_like = ebm, cfg, noise or torch.randn_like
+        self.z0 = z.detach()
         self.z = z.detach().requires_grad_(track_z)
         gz = ebm.generator(self.z).float()  # states stay fp32 under bf16 autocast
         self.gz = gz if track_z else gz.detach()
@@ -120,8 +123,10 @@ class _Chain:
         self.path: list[dict[str, Tensor]] = []
 
     def step_y(self) -> None:
-        """Eq 6: Langevin on Y with G(Z) held fixed."""
+        """Eq 6: Langevin on Y with G(Z) held fixed; eps_y = 0 holds Y where it is (no hat pass, no noise drawn)."""
         cfg = self.cfg
+        if cfg.eps_y == 0:
+            return
         y = self.y.requires_grad_(True)
         energy = self.ebm.energy_at(y, self.gz.detach(), None).sum()
         (grad,) = torch.autograd.grad(energy, y)
@@ -155,7 +160,7 @@ class _Chain:
     def result(self) -> SampleResult:
         steps = max(self.cfg.steps, 1)
         gz = self.gz.detach()
-        return SampleResult(x=gz + self.y.detach(), y=self.y.detach(), z=self.z.detach(),
+        return SampleResult(x=gz + self.y.detach(), y=self.y.detach(), z=self.z.detach(), z0=self.z0,
                             drift_y=self.drift_y / steps, drift_z=self.drift_z / steps, path=self.path)
 
 

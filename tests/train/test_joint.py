@@ -107,3 +107,34 @@ def test_joint_presets_follow_the_reference_settings():
     assert (a.y_prior_std, a.data.noise, a.lr_hat, a.sampler.eps_y, a.sampler.eps_z, a.sampler.steps) == (
         0.1, 1e-2, 1e-4, 5e-4, 1e-3, 100)
     assert preset("celeba64_refine").temperature == 1e-6
+
+
+def test_hat_init_starts_at_the_negated_discriminator_so_step_0_is_ddls(tiny_npz, gan_run):
+    """Beyond the paper: with hat_init, H = -D + const, and the untrained model with Y held at 0, T = 1 and the Z
+    prior samples as DDLS does from the same seeds."""
+    ddls = load_model(gan_run, "cpu", "ddls")
+    settings = ["temperature=1", "z_prior=true", "sampler.eps_y=0", "sampler.eps_z=0.1", "sampler.max_drift_y=none"]
+    run = Joint(joint(tiny_npz, gan_run, f"hat_init={gan_run}", *settings), setup("cpu"))
+    x = torch.randn(6, 1, 32, 32)
+    critic = ddls.ebm.hat(x)  # -D(x)
+    with torch.no_grad():
+        shift = run.hat(x) - critic
+    assert torch.allclose(shift, shift[0].expand(6), atol=1e-4) and shift.std() < 1e-4  # -D up to D's bias
+    hat = run.model().draw(5, steps=4, progress=False, seed=3)
+    base = ddls.draw(5, steps=4, progress=False, seed=3)
+    assert np.abs(hat.astype(int) - base.astype(int)).max() <= 1  # the same chains, up to float rounding
+    with pytest.raises(ValueError, match="hat_init=.* width 8 .* model.hat_width"):
+        Joint(joint(tiny_npz, gan_run, f"hat_init={gan_run}", "model.hat_width=16"), setup("cpu"))
+
+
+def test_joint_runs_train_and_sample_their_chains_in_one_precision(tiny_npz, gan_run):
+    """The training negatives and the evaluation samples both run the hat in fp32 (joint runs default to amp=false)."""
+    run = Joint(joint(tiny_npz, gan_run), setup("cpu"))
+    seen = []
+    run.hat.register_forward_hook(lambda m, inputs, out: seen.append(out.dtype))
+    run.negatives()
+    training = set(seen)
+    seen.clear()
+    run.model().draw(2, steps=2, progress=False, seed=0)
+    assert training == set(seen) == {torch.float32}
+    assert not preset("fashion_mnist_refine_cpu").amp and not preset("cifar10_refine").amp

@@ -206,13 +206,19 @@ class TandemConfig(HatConfig):
 @dataclass
 class JointConfig(HatConfig):
     """Joint Hat EBM (§3.2, eqs 4-8) on the frozen ``generator``, with optional Gaussian priors on Y
-    (``y_prior_std``) and Z (``z_prior``)."""
+    (``y_prior_std``) and Z (``z_prior``). Networks run in fp32 unless ``amp`` is set. ``hat_init`` (beyond the paper)
+    starts the hat at the negated discriminator of the GAN run that made the generator, so that the untrained model
+    with Y held at 0, T = 1 and the Z prior is DDLS, and what training adds is the Hat EBM's own learning."""
 
     KIND: ClassVar[str] = "joint"
 
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     y_prior_std: float | None = None  # sigma_y of the Y prior ||Y||^2 / (2 sigma_y^2); None = no prior
     z_prior: bool = False  # add ||Z||^2 / 2 (the N(0, I) latent prior) to the joint energy
+    # fp32: evaluation chains are fp32, and so are the training chains; bf16 would also hide any Y below its spacing
+    # near -1 (0.0039) and the data noise sigma_data from the hat.
+    amp: bool = False
+    hat_init: str | None = None  # beyond the paper: start the hat at -D of this `hatebm pretrain gan` run (DDLS)
 
     @staticmethod
     def trainer() -> type:

@@ -16,14 +16,34 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hatebm import checkpoint as ckpt
 from hatebm.checkpoint import GeneratorSpec
-from hatebm.config import JointConfig
+from hatebm.config import GanConfig, JointConfig
 from hatebm.distributed import Dist
-from hatebm.generators import check_generator, custom_generator, load_generator
+from hatebm.generators import check_generator, custom_generator, load_generator, load_weights
+from hatebm.nets import build_discriminator
+from hatebm.nets.discriminator import load_negated
 from hatebm.sampling import mean_norm
 from hatebm.train.hatrun import HatRun
 from hatebm.train.runtime import wrap_ddp
 from hatebm.train.stream import UserData
+
+
+def negated_discriminator(hat: nn.Module, cfg: JointConfig) -> None:
+    """Start ``hat`` at -D, D the discriminator of the `hatebm pretrain gan` run ``cfg.hat_init`` (beyond the paper:
+    the untrained joint model with Y held at 0, T = 1 and the Z prior is then DDLS on that GAN)."""
+    saved = ckpt.load(cfg.hat_init)
+    if not isinstance(saved.config, GanConfig):
+        raise ValueError(f"hat_init={cfg.hat_init} is a {saved.config.KIND} run; pass a run of `hatebm pretrain gan`")
+    gan, ours = saved.config.model, cfg.model
+    if (gan.resolution, gan.channels, gan.hat_width) != (ours.resolution, ours.channels, ours.hat_width) or \
+            ours.hat_act != "relu":
+        raise ValueError(f"hat_init={cfg.hat_init}: its discriminator is {gan.resolution} px, {gan.channels} channel(s), "
+                         f"width {gan.hat_width} with ReLU; set model.resolution, model.channels, model.hat_width and "
+                         "model.hat_act=relu to match")
+    disc = build_discriminator(gan).to(next(hat.parameters()).device)
+    load_weights(disc, saved.nets.get("discriminator", {}), f"hat_init={cfg.hat_init}", "discriminator")
+    load_negated(hat, disc, ours.resolution)
 
 
 class Joint(HatRun):
@@ -46,6 +66,10 @@ class Joint(HatRun):
         self.gen = self.source.module.to(env.device)
         check_generator(self.source, self.stream.shape, f"generator {source or type(generator).__name__}")
         self.hat = self.build_hat(hat)
+        if cfg.hat_init is not None:
+            if hat is not None:
+                raise ValueError("hat_init starts hatebm's hat network from a discriminator; drop it or the hat module")
+            negated_discriminator(self.hat, cfg)
         self.hat, self.gen = self.channels_last(self.hat, self.gen)
         self.ebm = cfg.energy(self.hat, self.gen, self.source.latent_shape)
         self.hat_train = wrap_ddp(self.hat, env)
