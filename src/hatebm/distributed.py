@@ -28,8 +28,9 @@ def setup(device: str | torch.device | None = "auto") -> Dist:
     """Pick the device (each rank its own GPU, ``cuda:LOCAL_RANK``) and, under torchrun, join the process group."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-    name = resolve_device(device)
-    dev = torch.device(f"cuda:{local}" if name == "cuda" and world > 1 else name)
+    dev = torch.device(resolve_device(device))
+    if dev.type == "cuda" and world > 1:  # each rank its own GPU, whichever index was named
+        dev = torch.device(f"cuda:{local}")
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():

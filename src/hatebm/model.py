@@ -33,7 +33,8 @@ Chains = Callable[[HatEBM, Tensor, LangevinConfig, Noise | None], SampleResult]
 
 def image_seed(seed: int, index: int) -> int:
     """The torch seed of image ``index`` of the sample set of ``seed``: ``(seed * 1_000_003 + index) mod 2**32`` (CPU
-    generators keep 32 bits of a seed), so sets of up to a million images of different seeds share no image."""
+    generators keep 32 bits of a seed), so sets of up to a million images from seeds less than 4,000 apart share no
+    image."""
     return (seed * 1_000_003 + index) % 2**32
 
 

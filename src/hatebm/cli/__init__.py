@@ -8,7 +8,7 @@ import sys
 
 from hatebm.cli.common import parser_kwargs
 
-COMMANDS = ("train", "sample", "fid", "proxy_fid", "ood", "figures", "data")
+COMMANDS = ("train", "sample", "fid", "proxy_fid", "ood", "figures", "data", "compare")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -73,5 +73,6 @@ def samples_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     from hatebm.eval.samples import load_samples
 
     env = setup(args.device)
-    return load_samples(args.samples, args.n, steps=args.steps, seed=args.seed, device=env.device,
-                        progress=env.main and not args.quiet, hat=args.hat, generator=args.generator)
+    samples, source = load_samples(args.samples, args.n, steps=args.steps, seed=args.seed, device=env.device,
+                                   progress=env.main and not args.quiet, hat=args.hat, generator=args.generator)
+    return (samples if env.main else None), source  # samples from files too: only rank 0 goes on

@@ -1,7 +1,8 @@
 """Write prepared folders (:mod:`hatebm.data.prepared`) from image folders, .npz/.npy files, CIFAR and Fashion-MNIST.
 
-Images are fitted and written one at a time, so memory does not grow with the data set; the folder is written under
-a temporary name beside `out` and renamed into place once complete.
+Images are fitted and written one at a time, so memory does not grow with the size of an image folder (.npz, CIFAR
+and Fashion-MNIST sources are read whole, as their loaders do); the folder is written under a temporary name beside
+`out` and renamed into place once complete.
 """
 from __future__ import annotations
 

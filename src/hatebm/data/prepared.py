@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import operator
+import os
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -172,7 +173,7 @@ class _Squares(Dataset):
 
 class PreparedImages(_Squares):
     """The images of a prepared folder `root` as S×S×C uint8 arrays, read from images.u8 through a file each process
-    opens itself (safe to send to DataLoader workers). "short_side" layouts give their centred (crop="centre") or a random
+    opens itself (forked or spawned DataLoader workers never share a file offset). "short_side" layouts give their centred (crop="centre") or a random
     (crop="random") S×S window; `flip` mirrors with probability 1/2."""
 
     def __init__(self, root: str | Path, crop: Literal["centre", "random"] = "centre", flip: bool = False,
@@ -181,6 +182,7 @@ class PreparedImages(_Squares):
         self._manifest, self._index, self._labels = _open(self.root)
         super().__init__(self._manifest["size"], self._manifest["channels"], crop, flip, seed)
         self._file: BinaryIO | None = None
+        self._pid = 0  # the process that opened _file: forked workers must not share its offset
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_file": None}  # each process opens the file itself
@@ -203,8 +205,8 @@ class PreparedImages(_Squares):
     def _read(self, index: int) -> np.ndarray:
         s, c = self._manifest["size"], self._manifest["channels"]
         offset, h, w = (index * s * s * c, s, s) if self._index is None else (int(v) for v in self._index[index])
-        if self._file is None:
-            self._file = open(self.root / IMAGES, "rb", buffering=0)
+        if self._file is None or self._pid != os.getpid():
+            self._file, self._pid = open(self.root / IMAGES, "rb", buffering=0), os.getpid()
         self._file.seek(offset)
         data = self._file.read(h * w * c)
         if len(data) != h * w * c:

@@ -19,7 +19,7 @@ from hatebm.model import Model
 from hatebm.nets import build_encoder, build_generator, latent_shape, project_sphere
 from hatebm.train.loop import TrainingRun
 from hatebm.train.outputs import write_grid, write_samples
-from hatebm.train.runtime import autocast, set_lrs, wrap_ddp
+from hatebm.train.runtime import autocast, forked_rng, set_lrs, wrap_ddp
 from hatebm.train.stream import UserData
 
 
@@ -64,7 +64,7 @@ class AutoencoderRun(TrainingRun):
         """Reconstructions (rows: 16 data images, their reconstructions) and decodes of 64 fixed sphere latents."""
         x = self.stream.head(16).to(self.env.device)
         write_grid(torch.cat([x, self.dec(self.enc(x))]), folder / f"step_{self.step:08d}_recon.png", self.info, 16)
-        with torch.random.fork_rng(devices=[]):
+        with forked_rng(self.env.device):
             torch.manual_seed(self.cfg.seed)
             z = project_sphere(torch.randn(64, *self.latent_shape, device=self.env.device))
         write_grid(self.dec(z), folder / f"step_{self.step:08d}_samples.png", self.info)

@@ -24,7 +24,7 @@ from hatebm.nets import build_discriminator, build_generator, latent_shape
 from hatebm.sampling import frozen
 from hatebm.train.loop import TrainingRun
 from hatebm.train.outputs import write_grid, write_samples
-from hatebm.train.runtime import autocast, set_lrs, wrap_ddp
+from hatebm.train.runtime import autocast, forked_rng, set_lrs, wrap_ddp
 from hatebm.train.stream import UserData
 
 
@@ -75,7 +75,7 @@ class GanRun(TrainingRun):
 
     def figures(self, folder: Path) -> None:
         """G(z) for the same 64 latents at every step."""
-        with torch.random.fork_rng(devices=[]):
+        with forked_rng(self.env.device):
             torch.manual_seed(self.cfg.seed)
             z = torch.randn(64, *self.latent_shape, device=self.env.device)
         with torch.no_grad():

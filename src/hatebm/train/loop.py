@@ -87,7 +87,7 @@ class TrainingRun:
         """The whole state of the run, every rank's own state gathered to rank 0 (a collective: every rank calls it);
         None on the other ranks."""
         bank = self.bank_state()
-        mine = RankState(self.stream.state(), rng_state(), None if bank is None else (bank[0].cpu(), bank[1].cpu()))
+        mine = RankState(self.stream.state(), rng_state(self.env.device), None if bank is None else (bank[0].cpu(), bank[1].cpu()))
         ranks = gather(mine)
         if ranks is None:
             return None
@@ -111,7 +111,9 @@ class TrainingRun:
         mine = saved.ranks[self.env.rank]
         self.stream.load_state(mine.stream)
         self.set_bank(mine.bank)
-        set_rng_state(mine.rng)
+        if "rng.torch" not in mine.rng:
+            raise ValueError(f"the checkpoint to resume lacks rank {self.env.rank}'s RNG state: use another checkpoint")
+        set_rng_state(mine.rng, self.env.device)
         self.step = saved.step
 
 

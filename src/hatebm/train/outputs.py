@@ -13,6 +13,7 @@ from hatebm.data import DataInfo, to_uint8
 from hatebm.energy import HatEBM
 from hatebm.eval.figures import save_grid, save_path_figure, save_scatter
 from hatebm.model import Model
+from hatebm.train.runtime import forked_rng
 
 
 def write_config(out: Path, cfg: RunConfig) -> Path:
@@ -30,10 +31,11 @@ def write_grid(x: torch.Tensor, path: Path, info: DataInfo, nrow: int | None = N
 def write_figures(folder: Path, step: int, ebm: HatEBM, cfg: HatConfig, info: DataInfo, n: int = 64) -> None:
     """Sample grid and Fig 3-style path figure (rows X, G(Z), 5*Y) with the training sampler (conditional or joint);
     the training RNG stream is left untouched so figures never change the run."""
-    with torch.random.fork_rng(devices=[]):
+    device = next(ebm.parameters()).device
+    with forked_rng(device):
         torch.manual_seed(step)
         every = max(1, cfg.sampler.steps // 8)
-        z = ebm.latent(n, next(ebm.parameters()).device)
+        z = ebm.latent(n, device)
         res = cfg.chains(ebm, z, replace(cfg.sampler, record_every=every))
     if cfg.model.arch == "mlp":
         save_scatter(res.x.cpu().numpy(), folder / f"step_{step:08d}_samples.png")
@@ -47,7 +49,7 @@ def write_figures(folder: Path, step: int, ebm: HatEBM, cfg: HatConfig, info: Da
 def write_samples(out: Path, model: Model, n: int, progress: bool = True) -> tuple[Path, Path]:
     """Final ``samples.npz`` (uint8 ``images`` N×H×W×C, or float ``points``) and ``samples.png`` of a model, drawn
     from the seed ``config.seed + 12345`` without touching the training RNG."""
-    with torch.random.fork_rng(devices=[]):
+    with forked_rng(model.device):
         torch.manual_seed(model.config.seed + 12345)
         samples = model.draw(n, progress=progress)
     if model.config.model.arch == "mlp":

@@ -34,17 +34,24 @@ def autocast(env: Dist, amp: bool) -> Any:
     return torch.autocast(env.device.type, dtype=torch.bfloat16, enabled=amp and native_bf16(env.device))
 
 
-def rng_state() -> dict[str, Tensor]:
+def rng_state(device: torch.device) -> dict[str, Tensor]:
+    """The RNG states a rank's run draws from: the CPU generator and, on a GPU, its device's."""
     out = {"rng.torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        out["rng.cuda"] = torch.cuda.get_rng_state()
+    if device.type == "cuda":
+        out["rng.cuda"] = torch.cuda.get_rng_state(device)
     return out
 
 
-def set_rng_state(tensors: dict[str, Tensor]) -> None:
+def forked_rng(device: torch.device) -> Any:
+    """A block whose seeding and draws leave the run's RNG states (CPU and ``device``'s) as they were: figures and
+    samples drawn from fixed seeds never change the training run or its resume."""
+    return torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
+
+
+def set_rng_state(tensors: dict[str, Tensor], device: torch.device) -> None:
     torch.set_rng_state(tensors["rng.torch"])
-    if "rng.cuda" in tensors and torch.cuda.is_available():
-        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    if "rng.cuda" in tensors and device.type == "cuda":
+        torch.cuda.set_rng_state(tensors["rng.cuda"], device)
 
 
 def step_lr(base: float, step: int, milestones: list[int], gamma: float) -> float:

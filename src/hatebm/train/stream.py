@@ -8,8 +8,9 @@ Two streams share that order (:func:`open_stream` picks one):
 
 - :class:`MemoryStream` holds small data sets as one tensor in model space (Fashion-MNIST, CIFAR, an .npz, 2-D toys,
   a user's tensor or array);
-- :class:`LoaderStream` reads large ones lazily from disk (``data.name`` ``prepared`` or ``folder``, or a user's
-  ``Dataset``) through a torch ``DataLoader`` with ``data.workers`` worker processes and pinned memory on GPUs. Items
+- :class:`LoaderStream` reads large ones lazily from disk (``data.name`` ``prepared`` or ``folder``) through a torch
+  ``DataLoader`` with ``data.workers`` worker processes and pinned memory on GPUs, and a user's ``Dataset`` item by
+  item in the training process (it may hold GPU tensors or draw from torch's RNG, which workers would reseed). Items
   travel as uint8 and reach model space on the device; random crops and flips are functions of (seed, epoch, index),
   so they too resume exactly.
 """
@@ -30,9 +31,10 @@ STREAMED = ("prepared", "folder")  # data.name values read from disk batch by ba
 
 
 def epoch_order(n: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> Tensor:
-    """Rank ``rank``'s share of epoch ``epoch``'s permutation of ``n`` items."""
+    """Rank ``rank``'s share of epoch ``epoch``'s permutation of ``n`` items; the last ``n mod world`` positions are
+    left out, so that every rank's share, and so its number of batches per epoch, is the same."""
     g = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    return torch.randperm(n, generator=g)[rank::world]
+    return torch.randperm(n, generator=g)[:n - n % world][rank::world]
 
 
 class BatchOrder:
@@ -121,7 +123,7 @@ class LoaderStream:
     def _loader(self) -> Iterator[Tensor]:
         keys = BatchOrder(self.order.n, self.order.batch_size, self.order.seed, self.order.rank, self.order.world)
         keys.load_state(self.order.state())
-        workers = self.cfg.workers
+        workers = self.cfg.workers if self.keyed else 0  # a user's Dataset is read here: it may hold GPU tensors
         # A generator of its own: a DataLoader draws its workers' base seed from it, which would otherwise advance
         # the training RNG each time the loader (re)starts, and a resumed run would drift from the uninterrupted one.
         return iter(DataLoader(self.dataset, batch_sampler=_Keys(keys, self.keyed), num_workers=workers,
@@ -129,7 +131,7 @@ class LoaderStream:
                                prefetch_factor=4 if workers else None, generator=torch.Generator().manual_seed(0)))
 
     def head(self, n: int) -> Tensor:
-        """The first ``n`` items, un-augmented, in model space on the device (for figures)."""
+        """The first ``n`` items (as epoch 0 reads them), in model space on the device (for figures)."""
         batch = _collate([self.dataset[(0, i)] if self.keyed else self.dataset[i] for i in range(n)])
         return self._to_model(batch.to(self.device))
 

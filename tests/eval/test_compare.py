@@ -1,0 +1,153 @@
+"""Paired comparison of base generator, DDLS and the Hat EBM (`hatebm.eval.compare`, `hatebm compare`): the same Z0
+for every method, K = 0 is the base, forward-pass counts, files, mismatched runs, the CLI."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from hatebm.cli import main
+from hatebm.eval import inception
+from hatebm.eval.compare import paired_comparison
+from hatebm.model import load_model
+
+pytestmark = pytest.mark.usefixtures("needs_inception", "one_thread_env")
+PROJECTION = np.random.default_rng(0).standard_normal((28 * 28, 2048)).astype(np.float32) / 28
+
+
+def features(images: np.ndarray, *args, **kwargs) -> np.ndarray:
+    """Stands in for Inception: a fixed random projection of the pixels (distinct images, distinct features)."""
+    return (images.reshape(len(images), -1).astype(np.float32) / 255) @ PROJECTION
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, squares):
+    """(GAN run, joint run on its generator, the squares .npz both were trained on), trained for one step each."""
+    from hatebm.config import override, preset
+    from hatebm.train import train
+
+    folder = tmp_path_factory.mktemp("compare")
+    npz = folder / "squares.npz"
+    np.savez(npz, images=squares(64))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["pretrain", "gan", "gan_tiny", "data.name=npz", f"data.root={npz}", "iters=1", "eval_samples=0",
+                     "--out", str(folder / "gan"), "--quiet"]) == 0
+        train(override(preset("joint_tiny"), ["data.name=npz", f"data.root={npz}", f"generator.source={folder / 'gan'}",
+                                              "iters=1", "ckpt_every=1", "eval_samples=0"]), folder / "hat",
+              progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    return folder / "gan", folder / "hat", npz
+
+
+@pytest.fixture
+def reference(monkeypatch, make_reference, squares):
+    monkeypatch.setattr(inception, "inception_features", features)
+    return make_reference(features(squares(6, seed=1)))
+
+
+def compare(runs, reference, **kw):
+    gan, hat, _ = runs
+    settings = {"n": 5, "seed": 3, "batch_size": 2, "ddls_steps": 2, "ref": str(reference.path), "device": "cpu",
+                "progress": False, **kw}
+    return paired_comparison(gan, hat, **settings)
+
+
+def test_every_method_starts_from_the_same_latents(runs):
+    gan, hat, _ = runs
+    models = [load_model(gan, "cpu", "generator"), load_model(gan, "cpu", "ddls"), load_model(hat, "cpu")]
+    z0 = [torch.cat([r.z0 for r in m.results(5, 2, batch_size=2, progress=False, seed=3)]) for m in models]
+    assert z0[0].shape == (5, 16) and all(torch.equal(z, z0[0]) for z in z0[1:])
+    other = torch.cat([r.z0 for r in models[2].results(5, 2, batch_size=3, progress=False, seed=4)])
+    assert not torch.equal(other, z0[0])  # another seed, other latents
+
+
+def test_k0_is_the_base_and_the_chains_move(runs, reference, tmp_path):
+    res = compare(runs, reference, steps=[0, 2, 3], out=tmp_path / "cmp")
+    assert set(res) == {"base", "ddls", "hat", "hat_K0", "hat_K2", "hat_K3", "protocol"}
+    base, k0 = res["base"], res["hat_K0"]
+    assert base["images"].shape == (5, 28, 28, 1) and base["images"].dtype == np.uint8
+    assert np.array_equal(k0["images"], base["images"])
+    for e in (base, k0):
+        assert e["z_move"] == e["y_rms"] == e["x_move"] == 0.0 and e["fid"] == pytest.approx(base["fid"])
+    assert res["ddls"]["z_move"] > 0 and res["ddls"]["y_rms"] == 0 and res["ddls"]["x_move"] > 0
+    assert res["hat"]["z_move"] > 0 and res["hat"]["y_rms"] > 0 and res["hat"]["x_move"] > 0
+    assert np.array_equal(res["hat_K3"]["images"], res["hat"]["images"])  # K = eval steps: the hat set itself
+    assert not np.array_equal(res["hat_K2"]["images"], base["images"])
+
+
+def test_forward_passes_per_image_and_cost(runs, reference):
+    res = compare(runs, reference, steps=[0, 1])  # 5 images in batches of 2, 2, 1
+    assert res["base"]["passes"] == {"hat": None, "generator": 1.0}
+    assert res["hat_K0"]["passes"] == {"hat": 0.0, "generator": 1.0}
+    # the joint sampler: G(Z0) once, then per step one hat pass for Y (eq 6), one for Z and one G pass (eq 7)
+    for name, k in (("hat_K1", 1), ("hat", 3)):
+        assert res[name]["steps"] == k and res[name]["passes"] == {"hat": 2.0 * k, "generator": k + 1.0}, name
+    # DDLS holds Y at 0 (eps_y = 0): no Y update, so one critic pass and one G pass per step
+    assert res["ddls"]["steps"] == 2 and res["ddls"]["passes"] == {"hat": 2.0, "generator": 3.0}
+    assert all(res[m]["seconds"] > 0 for m in ("base", "ddls", "hat"))
+
+
+def test_files_and_metrics_json(runs, reference, tmp_path):
+    out = tmp_path / "cmp"
+    res = compare(runs, reference, steps=[1], out=out, kid_subsets=2, kid_subset_size=3)
+    saved = json.loads((out / "metrics.json").read_text())
+    assert set(saved) == {"base", "ddls", "hat", "hat_K1", "protocol"}
+    for name in ("base", "ddls", "hat", "hat_K1"):
+        assert np.array_equal(np.load(out / f"{name}.npz")["images"], res[name]["images"])
+        entry = {k: v for k, v in res[name].items() if k != "images"}
+        assert saved[name] == json.loads(json.dumps(entry)) and entry["file"] == str(out / f"{name}.npz")
+        assert {"fid", "kid", "kid_std", "seconds", "passes", "z_move", "y_rms", "x_move", "steps"} <= set(entry)
+    p = saved["protocol"]
+    gan, hat, _ = runs
+    assert p["gan"].endswith("step_00000001") and p["gan"].startswith(str(gan)) and p["hat"].startswith(str(hat))
+    assert p["checkpoint_steps"] == {"gan": 1, "hat": 1} and (p["n"], p["seed"], p["ref_n"]) == (5, 3, None)
+    assert p["ddls"]["steps"] == 2 and p["ddls"]["eps_z"] == 0.1 and p["hat_sampler"]["eval_steps"] == 3
+    assert "same latent" in p["paired"] and p["fid"]["kid"]["subset_size"] == 3 and p["ref"] == str(reference.path)
+    with pytest.raises(ValueError, match="ref_n picks reference images"):
+        compare(runs, reference, ref_n=3)
+
+
+def test_runs_that_do_not_pair_are_refused(runs, reference, tmp_path, tiny_run):
+    gan, hat, _ = runs
+    other = tmp_path / "other"
+    shutil.copytree(hat, other)
+    (ckpt,) = (other / "checkpoints").iterdir()
+    tensors = load_file(str(ckpt / "tensors.safetensors"))
+    key = next(k for k in tensors if k.startswith("generator.") and tensors[k].is_floating_point())
+    tensors[key] = tensors[key] + 1
+    save_file(tensors, str(ckpt / "tensors.safetensors"))
+    with pytest.raises(ValueError, match="is not the one of .* differ"):
+        paired_comparison(gan, other, n=2, ref=str(reference.path), device="cpu", progress=False)
+    with pytest.raises(ValueError, match="is a tandem run"):
+        paired_comparison(gan, tiny_run, n=2, ref=str(reference.path), device="cpu", progress=False)
+    with pytest.raises(ValueError, match="DDLS needs a GAN"):
+        paired_comparison(hat, hat, n=2, ref=str(reference.path), device="cpu", progress=False)
+
+
+def test_cli_prints_the_table_and_writes(runs, tmp_path, monkeypatch, capsys, squares):
+    gan, hat, _ = runs
+    monkeypatch.setattr(inception, "inception_features", features)
+    monkeypatch.setenv("HATEBM_CACHE", str(tmp_path / "cache"))
+    ref = tmp_path / "ref_images.npz"
+    np.savez(ref, images=squares(8, seed=2))
+    out = tmp_path / "cli"
+    assert main(["compare", str(gan), str(hat), "-n", "4", "--seed", "1", "--steps", "0", "2", "--ddls-steps", "1",
+                 "--ref", str(ref), "--ref-n", "6", "--kid-subsets", "2", "--batch-size", "3", "--device", "cpu",
+                 "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    saved = json.loads((out / "metrics.json").read_text())
+    assert {"base", "ddls", "hat", "hat_K0", "hat_K2"} <= set(saved) and saved["protocol"]["ref_n"] == 6
+    assert saved["protocol"]["fid"]["reference"]["n"] == 6  # --ref-n as in `hatebm fid calc`
+    assert len(list((tmp_path / "cache" / "fid").glob("*.npz"))) == 1  # the reference, computed once
+    assert "‖Z_K−Z0‖" in printed and str(out / "metrics.json") in printed and str(out / "hat_K2.npz") in printed
+    row = next(line for line in printed.splitlines() if line.startswith("hat_K2 "))
+    assert row.split()[1:3] == ["2", f"{saved['hat_K2']['fid']:.4f}"] and row.split()[5:7] == ["4.0", "3.0"]
+    assert main(["compare", str(gan), str(hat), "-n", "1", "--quiet"]) == 2
+    assert "at least 2 samples" in capsys.readouterr().err
