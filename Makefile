@@ -44,11 +44,12 @@ demo: env data
 # training seeds), then compare base G(Z0), DDLS and the Hat EBM from the same Z0 (FID/KID against the test split).
 # Steps whose outputs exist are skipped, so an interrupted `make refine` picks up where it stopped.
 refine: env data
-	test -f $(REFINE)/gan/samples.npz || $(BIN)/hatebm pretrain gan gan_fashion_mnist_cpu --out $(REFINE)/gan --quiet
+	test -f $(REFINE)/gan/samples.npz || $(BIN)/hatebm pretrain gan gan_fashion_mnist_cpu --out $(REFINE)/gan --quiet \
+	  $$(test -d $(REFINE)/gan/checkpoints && echo --resume)
 	for s in 0 1; do \
 	  test -f $(REFINE)/hat_s$$s/samples.npz || \
 	    $(BIN)/hatebm train fashion_mnist_refine_cpu seed=$$s generator.source=$(REFINE)/gan hat_init=$(REFINE)/gan \
-	      --out $(REFINE)/hat_s$$s --quiet || exit 1; \
+	      --out $(REFINE)/hat_s$$s --quiet $$(test -d $(REFINE)/hat_s$$s/checkpoints && echo --resume) || exit 1; \
 	done
 	test -f $(REFINE)/metrics.json || $(BIN)/hatebm compare $(REFINE)/gan $(REFINE)/hat_s0 -n $(REFINE_N) --steps 0 10 50 --out $(REFINE) --quiet
 	test -f $(REFINE)/seed1/metrics.json || $(BIN)/hatebm compare $(REFINE)/gan $(REFINE)/hat_s1 -n $(REFINE_N) --out $(REFINE)/seed1 --quiet
