@@ -79,3 +79,11 @@ def test_mlps():
     hat, gen = MLPHat(2, 32, 2), MLPGenerator(3, 2, 32, 2)
     x = gen(torch.randn(5, 3))
     assert x.shape == (5, 2) and hat(x).shape == (5,)
+
+
+def test_widths_too_small_for_the_resolution_are_one_clear_error():
+    with pytest.raises(ValueError, match="model.hat_width must be at least 16 at 64 px"):
+        sngan_hat(64, 8)
+    with pytest.raises(ValueError, match="model.gen_width must be at least 16 at 128 px"):
+        sngan_generator(128, 8)
+    sngan_hat(32, 8), sngan_generator(64, 16)  # the smallest widths that build

@@ -123,8 +123,18 @@ class Generator(nn.Module):
         return torch.tanh(self.conv(h)) * self.out_scale
 
 
+def _check_width(resolution: int, width: int, key: str) -> None:
+    """ValueError unless every block of a ``resolution``-px network of ``width`` has a channel (width / 16 at 64 and
+    128 px)."""
+    least = 1 if resolution == 32 else 16
+    if width < least:
+        raise ValueError(f"model.{key} must be at least {least} at {resolution} px (its first blocks have width/16 "
+                         f"channels), got {width}")
+
+
 def hat_spec(resolution: int, width: int) -> list[tuple[int, bool]]:
     """Block layout of the hat net for 32, 64 or 128 px (DESIGN §4)."""
+    _check_width(resolution, width, "hat_width")
     if resolution == 32:
         return [(width, True), (width, True), (width, False), (width, False)]
     if resolution == 64:
@@ -137,6 +147,7 @@ def hat_spec(resolution: int, width: int) -> list[tuple[int, bool]]:
 
 def generator_channels(resolution: int, width: int) -> list[int]:
     """Channel widths of the generator's 4x4 input and each up-block for 32, 64 or 128 px (DESIGN §4)."""
+    _check_width(resolution, width, "gen_width")
     if resolution == 32:
         return [width] * 4
     if resolution == 64:
