@@ -16,6 +16,7 @@ Two streams share that order (:func:`open_stream` picks one):
 """
 from __future__ import annotations
 
+import copy
 from typing import Iterator
 
 import numpy as np
@@ -121,8 +122,7 @@ class LoaderStream:
         return batch.float()
 
     def _loader(self) -> Iterator[Tensor]:
-        keys = BatchOrder(self.order.n, self.order.batch_size, self.order.seed, self.order.rank, self.order.world)
-        keys.load_state(self.order.state())
+        keys = copy.copy(self.order)  # the loader's own cursor, running ahead of the consumed one
         workers = self.cfg.workers if self.keyed else 0  # a user's Dataset is read here: it may hold GPU tensors
         # A generator of its own: a DataLoader draws its workers' base seed from it, which would otherwise advance
         # the training RNG each time the loader (re)starts, and a resumed run would drift from the uninterrupted one.
