@@ -53,8 +53,8 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _sample(model, base_gen: nn.Module, n: int, steps: int | None, *, seed: int, batch_size: int, progress: bool,
-            **overrides: Any) -> tuple[np.ndarray, dict[str, Any]]:
+def paired_samples(model, base_gen: nn.Module, n: int, steps: int | None, *, seed: int, batch_size: int = 250,
+                   progress: bool = True, **overrides: Any) -> tuple[np.ndarray, dict[str, Any]]:
     """uint8 images of ``n`` seeded chains of ``model`` and their cost and diagnostics (G(Z0) from ``base_gen``)."""
     counters = {"hat": None if model.ebm is None else _Passes(model.ebm.hat), "generator": _Passes(model.generator)}
     live = [c for c in counters.values() if c is not None]
@@ -91,7 +91,7 @@ def _sample(model, base_gen: nn.Module, n: int, steps: int | None, *, seed: int,
                                     "x_move": x_move / n}
 
 
-def _check_pair(base, hat, gan: str, hat_path: str) -> None:
+def check_pair(base, hat, gan: str, hat_path: str) -> None:
     """One ValueError unless ``hat`` is a joint Hat EBM on exactly ``base``'s generator, trained on the same data."""
     from hatebm.config import JointConfig
 
@@ -115,7 +115,7 @@ def _check_pair(base, hat, gan: str, hat_path: str) -> None:
                          "paired comparison needs both on the same data")
 
 
-def _reference(ref: Any, ref_n: int | None, size: int, weights: Any, progress: bool, device: Any):
+def load_reference(ref: Any, ref_n: int | None, size: int, weights: Any, progress: bool, device: Any):
     """Reference statistics as `hatebm fid calc --ref` reads them: a statistics .npz, or images (a dataset spec, an
     .npz of images, a folder) brought to the samples' size; a ``ReferenceStats`` as it is."""
     from hatebm.data.registry import parse_spec
@@ -174,7 +174,7 @@ def paired_comparison(
     base = load_model(gan_dir, device, method="generator")
     ddls = load_model(gan_dir, device, method="ddls")
     joint = load_model(hat_dir, device)
-    _check_pair(base, joint, str(gan), str(hat))
+    check_pair(base, joint, str(gan), str(hat))
 
     with torch.no_grad():  # warm-up outside the timings (CUDA context, kernels)
         base.generator(torch.zeros(2, *base.latent_shape, device=device))
@@ -184,11 +184,11 @@ def paired_comparison(
     for name, model, k, overrides in runs:
         key = ("hat" if model is joint else name, k)  # a sweep K equal to the eval steps is the same set
         if key not in drawn:
-            drawn[key] = _sample(model, base.generator, n, None if name == "base" else k, seed=seed,
-                                 batch_size=batch_size, progress=progress, **overrides)
+            drawn[key] = paired_samples(model, base.generator, n, None if name == "base" else k, seed=seed,
+                                        batch_size=batch_size, progress=progress, **overrides)
 
     images0 = drawn[("base", 0)][0]
-    reference = _reference(ref, ref_n, images0.shape[1], weights, progress, device)
+    reference = load_reference(ref, ref_n, images0.shape[1], weights, progress, device)
     results: dict[str, Any] = {}
     scored: dict[tuple[str, int], dict[str, Any]] = {}
     for name, model, k, _ in runs:

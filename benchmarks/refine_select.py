@@ -1,0 +1,120 @@
+"""Held-out choice of chain lengths for the refinement table (docs/results.md, `make refine`).
+
+A chain length tuned on the images that report the score favours that set. Here the reference images are split in
+two halves and the sampling seeds in two, and each method's chain length is chosen on one and reported on the other:
+
+1. Selection: every method is sampled ``--select-n`` times with sampling seed ``--select-seed`` for each candidate K
+   (DDLS: ``--ddls-steps``; the Hat EBM: ``--hat-steps``) and scored against the first half of the reference. Each
+   method keeps the K of lowest FID; for the Hat EBM that is the lowest mean FID over its training seeds (``--hats``),
+   one recipe for all of them.
+2. Report: base G(Z0), DDLS and every Hat EBM at their chosen K, ``--n`` paired samples each with sampling seed
+   ``--seed`` (`hatebm.eval.compare.paired_samples`), scored against the second half.
+
+Writes ``OUT/select.json`` (every candidate, as it is scored: a rerun skips those done with the same protocol),
+``OUT/report.json`` and the report's uint8 sets ``OUT/{base,ddls,hat_s<i>}.npz``.
+
+    python benchmarks/refine_select.py runs/refine/gan runs/refine/hat_s0 runs/refine/hat_s1 --out runs/refine/select
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hatebm.eval.common import save_npz
+from hatebm.eval.compare import check_pair, load_reference, paired_samples
+from hatebm.eval.fid import compute_metrics
+from hatebm.eval.reference import ReferenceStats
+from hatebm.model import load_model
+
+
+def halves(ref: ReferenceStats) -> tuple[ReferenceStats, ReferenceStats]:
+    """The reference's first and second half (by image order) as two references of their own."""
+    half = len(ref.features) // 2
+    return tuple(ReferenceStats.from_features(f, {**ref.protocol, "part": part, "of": ref.name})
+                 for f, part in ((ref.features[:half], "first half"), (ref.features[half:2 * half], "second half")))
+
+
+def score(images: np.ndarray, stats: dict[str, Any], ref: ReferenceStats, k: int) -> dict[str, Any]:
+    m = compute_metrics(images, ref, kid_subset_size=min(1000, len(images) // 2), progress=False)
+    return {"steps": k, "fid": m["fid"], "kid": m["kid_mean"], "kid_std": m["kid_std"], **stats}
+
+
+def _save(path: Path, content: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(content, indent=2, sort_keys=True))
+    tmp.replace(path)
+
+
+def _line(name: str, e: dict[str, Any]) -> str:
+    return (f"{name:<14} K {e['steps']:>4}  FID {e['fid']:8.3f}  KID {e['kid']:.5f} ± {e['kid_std'] or 0:.5f}  "
+            f"{e['seconds']:7.1f} s  |Z_K-Z0| {e['z_move']:.3f}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("gan", help="`hatebm pretrain gan` run: base generator and DDLS critic")
+    p.add_argument("hats", nargs="+", help="joint Hat EBM runs on that generator (one per training seed)")
+    p.add_argument("--hat-steps", type=int, nargs="+", default=[5, 10, 15, 25])
+    p.add_argument("--ddls-steps", type=int, nargs="+", default=[25, 50, 100, 200])
+    p.add_argument("--ddls-eps", type=float, default=0.1)
+    p.add_argument("--select-n", type=int, default=1000)
+    p.add_argument("--select-seed", type=int, default=1)
+    p.add_argument("-n", "--n", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ref", default="fashion_mnist:test")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", required=True)
+    args = p.parse_args()
+    if args.seed == args.select_seed:
+        raise SystemExit("--seed and --select-seed must differ: the report needs sampling seeds unseen in selection")
+
+    out = Path(args.out)
+    base = load_model(args.gan, args.device, method="generator")
+    ddls = load_model(args.gan, args.device, method="ddls")
+    hats = [load_model(h, args.device) for h in args.hats]
+    for h, path in zip(hats, args.hats):
+        check_pair(base, h, args.gan, path)
+    size = base.draw(1, seed=0, progress=False).shape[1]
+    select_ref, report_ref = halves(load_reference(args.ref, None, size, None, True, base.device))
+
+    protocol = {"gan": args.gan, "hats": args.hats, "ref": args.ref, "select_n": args.select_n,
+                "select_seed": args.select_seed, "ddls_eps": args.ddls_eps, "reference_split": "first half selects, "
+                "second half reports", "checkpoint_steps": [base.step] + [h.step for h in hats]}
+    path = out / "select.json"
+    done = json.loads(path.read_text()) if path.is_file() else {}
+    if done.get("protocol") != protocol:
+        done = {"protocol": protocol}
+    candidates = [(f"ddls_K{k}", ddls, k, {"eps_z": args.ddls_eps}) for k in args.ddls_steps]
+    candidates += [(f"hat_s{i}_K{k}", h, k, {}) for k in args.hat_steps for i, h in enumerate(hats)]
+    for name, model, k, overrides in candidates:
+        if name not in done:
+            images, stats = paired_samples(model, base.generator, args.select_n, k, seed=args.select_seed,
+                                           progress=False, **overrides)
+            done[name] = score(images, stats, select_ref, k)
+            _save(path, done)
+        print("select", _line(name, done[name]), flush=True)
+
+    ddls_k = min(args.ddls_steps, key=lambda k: done[f"ddls_K{k}"]["fid"])
+    hat_k = min(args.hat_steps, key=lambda k: np.mean([done[f"hat_s{i}_K{k}"]["fid"] for i in range(len(hats))]))
+    print(f"chosen on the selection half: DDLS K = {ddls_k}, Hat EBM K = {hat_k}", flush=True)
+
+    report = {"protocol": {**protocol, "n": args.n, "seed": args.seed, "chosen": {"ddls": ddls_k, "hat": hat_k}}}
+    runs = [("base", base, 0, {}), ("ddls", ddls, ddls_k, {"eps_z": args.ddls_eps})]
+    runs += [(f"hat_s{i}", h, hat_k, {}) for i, h in enumerate(hats)]
+    for name, model, k, overrides in runs:
+        images, stats = paired_samples(model, base.generator, args.n, None if name == "base" else k, seed=args.seed,
+                                       progress=False, **overrides)
+        report[name] = score(images, stats, report_ref, k)
+        save_npz(out / f"{name}.npz", {"images": images}, {"method": name, "steps": k, **report["protocol"]})
+        _save(out / "report.json", report)
+        print("report", _line(name, report[name]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
