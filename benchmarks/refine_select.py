@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from hatebm.eval.common import save_npz
 from hatebm.eval.compare import check_pair, load_reference, paired_samples
