@@ -116,7 +116,8 @@ def run_seed(seed: int, args: argparse.Namespace, folder: Path, gen_path: Path) 
     torch.manual_seed(seed)
     rows = {}
     for name, method in (("generator G(Z)", "generator"), ("Hat EBM (joint)", "hat")):
-        x = torch.from_numpy(load_model(out, device="cpu", method=method).draw(args.n, progress=False)).float()
+        model = load_model(out, device="cpu", method=method, generator=str(gen_path))
+        x = torch.from_numpy(model.draw(args.n, progress=False)).float()
         rows[name] = metrics(x, seed)
     rows["truth vs truth"] = metrics(TRUTH.sample(args.n, torch.Generator().manual_seed(seed)), seed)
     return rows

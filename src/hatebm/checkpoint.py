@@ -16,6 +16,7 @@ tensors                   ``<net>.<param>`` network weights (``hat``, ``generato
 ``streams``               each rank's data stream position (epoch, pos)
 ``generator``             how to rebuild the generator: ``spec``, ``latent_shape``, ``sphere``
 ``hat``                   the hat network's spec (runs that learn one), else null
+``lr_scale``              the factor divergence rollbacks left on the learning rates (1 without; optional)
 ========================  =========================================================================================
 
 Specs are ``{"type": "hatebm"}`` (a hatebm network; generators carry their ``model`` section),
@@ -28,6 +29,7 @@ format (no ``format`` entry) are read through :func:`_from_format_1`, of the sec
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -37,13 +39,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from hatebm.config import RunConfig, from_dict, to_dict
 from hatebm.data import DataInfo
 
-STATE, TENSORS, PREFIX = "state.json", "tensors.safetensors", "step_"
+STATE, TENSORS, PREFIX, TMP = "state.json", "tensors.safetensors", "step_", ".tmp_"
 RANK_KEY = re.compile(r"rank\d+")
 FORMAT = 3
 NATIVE = {"type": "hatebm"}
@@ -80,6 +83,7 @@ class Checkpoint:
     nets: dict[str, dict[str, Tensor]]  # network name -> state dict
     optimizers: dict[str, tuple[dict[str, Tensor], list[dict[str, Any]]]] = field(default_factory=dict)
     ranks: list[RankState] = field(default_factory=list)  # one per rank of the job, rank 0 first
+    lr_scale: float = 1.0  # learning rates' factor left by divergence rollbacks (on_divergence=rollback)
 
     def files(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
         """The (tensors, state.json) pair that stores this checkpoint."""
@@ -96,6 +100,7 @@ class Checkpoint:
         state = {"format": FORMAT, **to_dict_tagged(self.config), "data_info": vars(self.data_info),
                  "optim_groups": {name: groups for name, (_, groups) in self.optimizers.items()},
                  "world": len(self.ranks), "streams": [rank.stream for rank in self.ranks], "hat": self.hat,
+                 "lr_scale": self.lr_scale,
                  "generator": {"spec": g.spec, "latent_shape": list(g.latent_shape), "sphere": g.sphere}}
         return tensors, state
 
@@ -117,6 +122,7 @@ class Checkpoint:
             info, step, streams, hat = DataInfo(**state["data_info"]), int(state["step"]), state["streams"], state["hat"]
             if int(state["world"]) != len(streams):
                 raise KeyError("world")
+            lr_scale = float(state.get("lr_scale", 1.0))
         except (KeyError, TypeError) as err:
             raise ValueError(f"{where}: state.json lacks or garbles {err}; use another checkpoint of the run") from None
         ranks = [_rank_state(tensors, f"rank{r}", stream) for r, stream in enumerate(streams)]
@@ -126,7 +132,7 @@ class Checkpoint:
             if head != "optim" and not RANK_KEY.fullmatch(head):
                 nets.setdefault(head, {})[rest] = value
         optimizers = {name: (subdict(tensors, f"optim.{name}"), groups[name]) for name in groups}
-        return cls(step, config, info, generator, hat, nets, optimizers, ranks)
+        return cls(step, config, info, generator, hat, nets, optimizers, ranks, lr_scale)
 
 
 def _rank_state(tensors: dict[str, Tensor], prefix: str, stream: dict[str, int]) -> RankState:
@@ -202,25 +208,60 @@ def load(path: str | Path) -> Checkpoint:
 
 def write_files(run_dir: str | Path, step: int, tensors: dict[str, Tensor], state: dict[str, Any],
                 keep: int = 0) -> Path:
-    """Write the folder of step ``step`` atomically (temporary name, fsync, rename); prune to the newest ``keep``."""
+    """Write the folder of step ``step`` atomically (temporary name, fsync, rename); prune to the newest ``keep``.
+
+    A write that fails (disk full, read-only, no permission) removes its temporary folder, leaves every earlier
+    checkpoint as it was and raises one OSError saying so."""
     root = Path(run_dir) / "checkpoints"
-    root.mkdir(parents=True, exist_ok=True)
     final = root / f"{PREFIX}{step:08d}"
-    tmp = root / f".tmp_{PREFIX}{step:08d}_{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp / TENSORS))
-    (tmp / STATE).write_text(json.dumps({"step": step, **state}, indent=1))
-    for f in (tmp / TENSORS, tmp / STATE):
-        with open(f, "rb") as fh:
-            os.fsync(fh.fileno())
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    tmp = root / f"{TMP}{PREFIX}{step:08d}_{os.getpid()}"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp / TENSORS))
+        (tmp / STATE).write_text(json.dumps({"step": step, **state}, indent=1))
+        for f in (tmp / TENSORS, tmp / STATE):
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except (OSError, SafetensorError) as err:  # safetensors reports I/O errors as its own type, "(os error N)"
+        shutil.rmtree(tmp, ignore_errors=True)
+        earlier = list_checkpoints(run_dir)
+        kept = f"the newest intact one is {earlier[-1]}" if earlier else "no earlier checkpoint exists"
+        code = getattr(err, "errno", None) or int((re.findall(r"os error (\d+)", str(err)) or [errno.EIO])[0])
+        raise OSError(code, f"could not write checkpoint {final} ({os.strerror(code)}); {kept}: free disk space or "
+                            "fix permissions, then continue with --resume") from None
     if keep:
         for old in list_checkpoints(run_dir)[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def remove_stale(run_dir: str | Path) -> list[Path]:
+    """Remove the temporary folders of checkpoint writes whose process is gone (killed mid-write); returns them."""
+    root = Path(run_dir) / "checkpoints"
+    stale = []
+    for p in root.glob(f"{TMP}{PREFIX}*_*") if root.is_dir() else ():
+        pid = p.name.rsplit("_", 1)[1]
+        if not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(p, ignore_errors=True)
+            stale.append(p)
+    return stale
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # this process writes nothing yet: a folder with its pid is a dead process's, reused pid
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def list_checkpoints(run_dir: str | Path) -> list[Path]:

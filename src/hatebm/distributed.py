@@ -1,6 +1,7 @@
 """Where a job runs: one process, or one rank of a torchrun job (RANK, WORLD_SIZE, LOCAL_RANK), on the device picked
 by :func:`hatebm.devices.resolve_device`; NCCL joins GPU ranks, gloo CPU ranks. Training and evaluation both use it:
-each rank works on its share (:func:`shard`) and rank 0 collects the results (:func:`gather`) and writes files."""
+each rank works on its share (:func:`shard`), rank 0 collects the results (:func:`gather`) and writes files, and
+ranks agree on a flag with :func:`any_rank`."""
 from __future__ import annotations
 
 import os
@@ -65,3 +66,14 @@ def gather(obj: Any) -> list[Any] | None:
     out = [None] * world if rank == 0 else None
     dist.gather_object(obj, out, dst=0)
     return out
+
+
+def any_rank(value: int) -> int:
+    """The largest of every rank's ``value`` (an int flag such as a received signal), so all ranks act alike; a
+    collective every rank must call."""
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return value
+    backend_device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    t = torch.tensor([value], dtype=torch.int64, device=backend_device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return int(t.item())

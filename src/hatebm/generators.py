@@ -8,6 +8,13 @@
 Every source is described by a JSON ``spec`` that rebuilds the architecture (:mod:`hatebm.checkpoint` lists them);
 checkpoints store the spec and the generator's weights, so hatebm-native generators need nothing but the checkpoint
 and a user's own module needs only itself passed again.
+
+No code from files: a checkpoint whose spec is ``torchscript`` (loads the file it names) or ``factory`` (imports and
+calls the function it names) is only rebuilt when the user names that generator (``generator=`` of
+:func:`hatebm.load_model`, ``--generator``; ``generator.source`` of a joint run naming the file or factory itself) or
+trusts the checkpoint (``trust=True`` here, ``trust_generator=True`` of :func:`hatebm.load_model`,
+``--trust-generator``); anything else is one ValueError naming the spec and both ways to allow it. ``hatebm`` specs
+always load: they build a hatebm network from the config.
 """
 from __future__ import annotations
 
@@ -91,6 +98,30 @@ def call_factory(name: str, what: str = "generator") -> nn.Module:
     return module
 
 
+UNTRUSTED = ("torchscript", "factory")  # spec types that run code named by the checkpoint
+
+
+def spec_target(spec: dict[str, Any]) -> str | None:
+    """What a ``torchscript`` or ``factory`` spec loads (its path or its ``package.module:function``), else None."""
+    if spec.get("type") == "torchscript":
+        return str(spec.get("path"))
+    if spec.get("type") == "factory":
+        return str(spec.get("factory"))
+    return None
+
+
+def untrusted_error(spec: dict[str, Any], what: str, allow: str | None = None) -> ValueError:
+    """The error for a ``torchscript`` / ``factory`` spec that was neither named nor trusted: it names the spec and
+    the ways to allow it (``allow``, by default those of :func:`hatebm.load_model` and the CLI)."""
+    target = spec_target(spec)
+    runs = (f"the TorchScript file {target}, which would load and run that file" if spec["type"] == "torchscript"
+            else f"the factory {target}, which would import that module and call that function")
+    allow = allow or (f"name it yourself (Python: load_model(..., generator={target!r}); CLI: --generator {target}) "
+                      "or trust the checkpoint (Python: trust_generator=True; CLI: --trust-generator)")
+    return ValueError(f"{what} records its generator as {runs}; a checkpoint never runs code it names unless you "
+                      f"allow it: only if you trust {what}, {allow}")
+
+
 def _torchscript(path: str) -> nn.Module:
     try:
         return torch.jit.load(path, map_location="cpu")
@@ -106,10 +137,28 @@ def _freeze(module: nn.Module) -> nn.Module:
     return module.eval()
 
 
-def build_from_spec(spec: dict[str, Any]) -> nn.Module:
-    """The generator architecture a spec describes (weights as initialised; TorchScript files carry their own)."""
+def named_generator(generator: nn.Module | str) -> nn.Module:
+    """The generator a user names: a module, a TorchScript file's path, or ``package.module:function`` (called with
+    no arguments)."""
+    if isinstance(generator, nn.Module):
+        return generator
+    if Path(generator).is_file():
+        return _torchscript(str(generator))
+    if FACTORY.match(generator):
+        return call_factory(generator)
+    raise ValueError(f"generator {generator!r} is neither a TorchScript file nor a package.module:function factory")
+
+
+def build_from_spec(spec: dict[str, Any], trust: bool = False, what: str = "this checkpoint",
+                    allow: str | None = None) -> nn.Module:
+    """The generator architecture a spec describes (weights as initialised; TorchScript files carry their own).
+
+    ``torchscript`` and ``factory`` specs run code that the spec names: without ``trust`` they raise
+    :func:`untrusted_error` (``what`` names the checkpoint, ``allow`` the ways to allow it)."""
     if spec["type"] == "hatebm":
         return _native(spec["model"])
+    if spec["type"] in UNTRUSTED and not trust:
+        raise untrusted_error(spec, what, allow)
     if spec["type"] == "torchscript":
         return _torchscript(spec["path"])
     if spec["type"] == "factory":
@@ -129,19 +178,26 @@ def load_weights(module: nn.Module, tensors: dict[str, Tensor], what: str, net: 
                          "(check that the factory builds the architecture the weights were saved from)") from None
 
 
-def generator_from_checkpoint(checkpoint: Checkpoint, what: str, module: nn.Module | None = None) -> LoadedGenerator:
-    """The generator saved in a checkpoint, rebuilt from its spec (or ``module``, a user's own network of the run)
-    with its weights, frozen."""
+def generator_from_checkpoint(checkpoint: Checkpoint, what: str, module: nn.Module | None = None,
+                              trust: bool = False, allow: str | None = None) -> LoadedGenerator:
+    """The generator saved in a checkpoint, rebuilt from its spec (or ``module``, the network the user names: a
+    user's own network of the run, or the recorded TorchScript file / factory loaded by the user) with its weights,
+    frozen. A ``torchscript`` / ``factory`` spec is only followed with ``trust`` (see :func:`build_from_spec`)."""
     record = checkpoint.generator
-    module = module if module is not None else build_from_spec(record.spec)
+    module = module if module is not None else build_from_spec(record.spec, trust, what, allow)
     load_weights(module, checkpoint.nets.get("generator", {}), what)
     return LoadedGenerator(_freeze(module), record.latent_shape, record.spec, record.sphere)
 
 
-def load_generator(source: str, weights: str | None = None,
-                   latent_shape: Sequence[int] | None = None) -> LoadedGenerator:
+def load_generator(source: str, weights: str | None = None, latent_shape: Sequence[int] | None = None,
+                   trust: bool = False, trust_hint: str = "pass trust=True to load_generator") -> LoadedGenerator:
     """Load the generator ``source`` (a hatebm run/checkpoint folder, a TorchScript file, or ``package.module:function``
     with the safetensors state dict ``weights``), frozen.
+
+    A TorchScript file or a factory given as ``source`` is named by the caller and loads. A run/checkpoint folder
+    whose generator is recorded as a TorchScript file or a factory is refused unless ``trust`` (the error says how to
+    allow it: ``trust_hint``, e.g. "set <the config key of trust>", or name the file / factory as the source);
+    hatebm-native generators of a folder always load.
 
     The latent shape comes from ``latent_shape``, else from the checkpoint, else from the module's ``latent_shape`` or
     ``latent_dim`` attribute; TorchScript files and factories without such attributes need it given.
@@ -151,7 +207,12 @@ def load_generator(source: str, weights: str | None = None,
         if weights is not None:
             raise ValueError(f"generator.weights applies to package.module:function factories, not to the "
                              f"checkpoint {source}, which holds its own weights")
-        loaded = generator_from_checkpoint(ckpt.load(path), what=source)
+        saved = ckpt.load(path)
+        target = spec_target(saved.generator.spec)
+        allow = (f"{trust_hint}, or name it yourself: generator.source={target}" +
+                 (" with generator.weights=FILE.safetensors (its state dict)"
+                  if saved.generator.spec.get("type") == "factory" else ""))
+        loaded = generator_from_checkpoint(saved, what=source, trust=trust, allow=allow)
         if latent_shape and tuple(latent_shape) != loaded.latent_shape:
             raise ValueError(f"generator.latent_shape={list(latent_shape)} but the checkpoint {source} says "
                              f"{list(loaded.latent_shape)}; drop generator.latent_shape")

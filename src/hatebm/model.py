@@ -23,7 +23,7 @@ from hatebm.data import DataInfo, to_uint8
 from hatebm.ddls import ddls_model, ddls_sampler
 from hatebm.devices import resolve_device
 from hatebm.energy import HatEBM
-from hatebm.generators import call_factory, generator_from_checkpoint, load_weights
+from hatebm.generators import call_factory, generator_from_checkpoint, load_weights, named_generator
 from hatebm.nets import build_discriminator, build_hat, project_sphere
 from hatebm.sampling import ImageNoise, LangevinConfig, Noise, SampleResult, sample_joint
 
@@ -118,16 +118,23 @@ def resolve_module(module: nn.Module | str | None, what: str) -> nn.Module | Non
 
 
 def load_model(path: str | Path, device: str | torch.device = "auto", method: str = "hat",
-               hat: nn.Module | str | None = None, generator: nn.Module | str | None = None) -> Model:
+               hat: nn.Module | str | None = None, generator: nn.Module | str | None = None,
+               trust_generator: bool = False) -> Model:
     """The model of a run folder's newest checkpoint (or of one checkpoint folder) for ``method`` (``hat``, ``ddls``
     or ``generator``, see the module docstring). A run trained with its own networks needs them again: ``hat`` /
-    ``generator`` as modules (weights are loaded into them) or ``package.module:function`` factories."""
+    ``generator`` as modules (weights are loaded into them) or ``package.module:function`` factories (``generator``
+    also a TorchScript file's path).
+
+    A checkpoint never runs code it names on its own: a generator recorded as a TorchScript file or a factory is only
+    loaded when ``generator`` names it (the same path or ``package.module:function``) or with ``trust_generator``
+    (for checkpoints you trust); otherwise ValueError. hatebm's own generators always load."""
     if method not in METHODS:
         raise ValueError(f"unknown sampling method {method!r}; choose one of {', '.join(METHODS)}")
     device = resolve_device(device)
     checkpoint = ckpt.load(path)
     cfg = checkpoint.config
-    gen = generator_from_checkpoint(checkpoint, str(path), resolve_module(generator, "generator"))
+    named = None if generator is None else named_generator(generator)
+    gen = generator_from_checkpoint(checkpoint, str(path), named, trust=trust_generator)
     common = (cfg, checkpoint.data_info, checkpoint.step)
     if method == "generator":
         return Model(*common, gen.module.to(device), gen.latent_shape, sphere=gen.sphere)

@@ -14,6 +14,8 @@ the image's seed), so that a sample depends only on its seed: not on the batch i
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterator, Literal, Sequence
 
@@ -38,14 +40,26 @@ class LangevinConfig:
     record_every: int = 0  # keep (X, G(Z), Y) every k steps for path figures (Fig 3); 0 = off
 
     def __post_init__(self) -> None:
-        if self.steps < 0:
-            raise ValueError(f"steps must be >= 0, got {self.steps}")
-        if self.eps_y < 0 or self.eps_z < 0:
-            raise ValueError(f"step sizes must be >= 0, got eps_y={self.eps_y}, eps_z={self.eps_z}")
+        """Refuse bad settings; each message starts with the field it names (a run config adds ``sampler.``). The
+        ranges are those of :mod:`hatebm.config.rules`."""
+        for name in ("steps", "record_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise ValueError(f"{name} expects int, got {value!r}")
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        for name in ("eps_y", "eps_z", "y0_scale", "max_drift_y"):
+            value, positive = getattr(self, name), name == "max_drift_y"
+            if value is None and positive:
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ValueError(f"{name} expects float, got {value!r}")
+            if not (math.isfinite(value) and (value > 0 if positive else value >= 0)):
+                note = f" (0 holds {name[-1].upper()} fixed)" if name.startswith("eps") else ""
+                raise ValueError(f"{name} must be {'positive and finite or none' if positive else '>= 0 and finite'}, "
+                                 f"got {value!r}{note}")
         if self.order not in ("yz", "zy"):
             raise ValueError(f"order must be 'yz' (paper) or 'zy' (authors' code), got {self.order!r}")
-        if self.max_drift_y is not None and self.max_drift_y <= 0:
-            raise ValueError(f"max_drift_y must be positive or None, got {self.max_drift_y}")
 
 
 @dataclass

@@ -40,7 +40,7 @@ def test_help_shows_every_default_and_every_option_is_explained(names):
 
 @pytest.mark.parametrize("names", LOADS_A_MODEL, ids=" ".join)
 def test_commands_that_load_a_model_take_its_own_networks(names):
-    assert {"--hat", "--generator", "--device"} <= set(options(subparser(*names)))
+    assert {"--hat", "--generator", "--trust-generator", "--device"} <= set(options(subparser(*names)))
 
 
 def test_fid_ref_takes_the_reference_like_calc():
@@ -81,8 +81,8 @@ def test_model_factories_and_device_reach_load_model(tmp_path, monkeypatch, caps
 
     seen = []
 
-    def fake_load_model(path, device="auto", method="hat", hat=None, generator=None):
-        seen.append((device, hat, generator))
+    def fake_load_model(path, device="auto", method="hat", hat=None, generator=None, trust_generator=False):
+        seen.append((device, hat, generator, trust_generator))
         raise Stop("stopped here")
 
     monkeypatch.setattr(hatebm.model, "load_model", fake_load_model)
@@ -94,7 +94,13 @@ def test_model_factories_and_device_reach_load_model(tmp_path, monkeypatch, caps
     factories = ["--hat", "pkg.nets:hat", "--generator", "pkg.nets:gen", "--device", "cpu"]
     commands = [["figures", "path", str(run), "--out", "p.png"], ["ood", str(run), "--in", "x.npz", "--ood", "noise"],
                 ["fid", "calc", str(run), "--ref", "r.npz"], ["proxy-fid", "calc", str(run)]]
+    commands.append(["sample", str(run), "--out", str(tmp_path / "s.npz")])
     for command in commands:
         assert main([*command, *factories]) == 2, command
         assert "stopped here" in capsys.readouterr().err
-    assert [(str(d), h, g) for d, h, g in seen] == [("cpu", "pkg.nets:hat", "pkg.nets:gen")] * len(commands)
+    expected = ("cpu", "pkg.nets:hat", "pkg.nets:gen", False)
+    assert [(str(d), h, g, t) for d, h, g, t in seen] == [expected] * len(commands)
+    seen.clear()
+    for command in commands:  # --trust-generator reaches load_model too
+        assert main([*command, *factories, "--trust-generator"]) == 2, command
+    assert [t for *_, t in seen] == [True] * len(commands)

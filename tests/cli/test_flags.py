@@ -75,9 +75,9 @@ def test_resume_names_the_keys_that_differ_and_ignores_device(tiny_npz, tmp_path
             "--quiet"]
     assert main([*base, "iters=2"]) == 0
     assert main([*base, "--resume", "iters=3", "device=cpu"]) == 0  # device is not a config change
-    assert main([*base, "--resume", "iters=4", "lr_hat=0.1", "sampler.steps=2"]) == 2
+    assert main([*base, "--resume", "iters=4", "lr_hat=0.1", "sampler.steps=2", "seed=1"]) == 2
     err = capsys.readouterr().err
-    assert "lr_hat, sampler.steps differ" in err and "only iters, device and data.workers may change" in err
+    assert "cannot change sampler.steps, seed of the run" in err and "may change only iters, device" in err
     assert main([*base, "--resume", "iters=2"]) == 2
     assert "already at step 3, past iters=2" in capsys.readouterr().err
 
@@ -103,3 +103,26 @@ def test_divergence_is_one_line(tiny_npz, tmp_path, capsys):
                  str(tmp_path / "d"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "diverged at step 1" in err[0]
+
+
+@pytest.mark.parametrize("error,code,says", [
+    (RuntimeError("boom"), 1, "unexpected RuntimeError: boom"), (KeyError("k"), 1, "unexpected KeyError"),
+    (PermissionError(13, "Permission denied", "/x/y"), 1, "/x/y: Permission denied"),
+    (OSError(28, "No space left on device"), 1, "No space left on device"), (ValueError("bad value"), 2, "bad value"),
+    (KeyboardInterrupt(), 130, "interrupted")])
+def test_every_failure_is_one_line_and_debug_shows_the_traceback(monkeypatch, capsys, error, code, says):
+    def fail(args):
+        raise error
+
+    monkeypatch.setattr("hatebm.cli.train.run", fail)
+    monkeypatch.delenv("HATEBM_DEBUG", raising=False)
+    assert main(["train", "tiny", "--quiet"]) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0] and "Traceback" not in err[0], err
+    if code == 1 and not isinstance(error, OSError):
+        assert "--debug" in err[0] and "HATEBM_DEBUG=1" in err[0]
+    with pytest.raises(type(error)):
+        main(["train", "tiny", "--debug"])
+    monkeypatch.setenv("HATEBM_DEBUG", "1")
+    with pytest.raises(type(error)):
+        main(["train", "tiny"])

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import io
+import os
 import pickle
+import pickletools
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +86,86 @@ def test_corrupt_batch_names_the_file(isolated, content, message):
     with pytest.raises(ValueError, match=message) as err:
         load_images("cifar10", "test", root=isolated)
     assert "test_batch" in str(err.value)
+
+
+class _Python2Pickler(pickle._Pickler):
+    """Writes bytes as Python 2 strings (BINSTRING), as the official CIFAR batches hold them."""
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def save_bytes(self, obj: bytes) -> None:
+        n = len(obj)
+        head = pickle.SHORT_BINSTRING + bytes([n]) if n < 256 else pickle.BINSTRING + struct.pack("<i", n)
+        self.write(head + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_bytes
+
+
+def python2_batch(images: np.ndarray, labels: list[int]) -> bytes:
+    """A batch byte for byte in the official files' shape: protocol 2, Python 2 strings, numpy 1's module name."""
+    buf = io.BytesIO()
+    data = images.transpose(0, 3, 1, 2).reshape(len(images), -1)
+    _Python2Pickler(buf, protocol=2).dump({b"batch_label": b"testing batch 1 of 1", b"labels": labels, b"data": data,
+                                           b"filenames": [b"a.png"] * len(images)})
+    return buf.getvalue().replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n")
+
+
+def pickle_globals(content: bytes) -> set[str]:
+    return {arg for op, arg, _ in pickletools.genops(content) if op.name == "GLOBAL"}
+
+
+def test_batches_of_both_pickle_flavours_need_only_numpy_reconstruction(isolated):
+    images = RNG.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    content = python2_batch(images, [1, 2, 3])
+    assert pickle_globals(content) == {"numpy.core.multiarray _reconstruct", "numpy ndarray", "numpy dtype"}
+    folder = isolated / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "test_batch").write_bytes(content)
+    np.testing.assert_array_equal(load_images("cifar10", "test", root=isolated), images)
+    write_batch(folder / "test_batch", images, [1, 2, 3], b"labels")  # Python 3, protocol 2: bytes by _codecs.encode
+    assert pickle_globals((folder / "test_batch").read_bytes()) <= {
+        "numpy._core.multiarray _reconstruct", "numpy.core.multiarray _reconstruct", "numpy ndarray", "numpy dtype",
+        "_codecs encode"}
+    np.testing.assert_array_equal(load_images("cifar10", "test", root=isolated), images)
+
+
+class _System:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+class _Open:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+class _Touch:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return Path.touch, (self.marker,)
+
+
+@pytest.mark.parametrize("planted", [_System, _Open, _Touch])
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_planted_pickle_is_refused_and_runs_nothing(isolated, planted, protocol):
+    marker = isolated / "marker"
+    folder = isolated / "cifar-10-batches-py"
+    folder.mkdir()
+    batch = {b"data": planted(marker), b"labels": [1]}
+    (folder / "test_batch").write_bytes(pickle.dumps(batch, protocol=protocol))
+    with pytest.raises(ValueError, match="refused to unpickle the global") as err:
+        load_images("cifar10", "test", root=isolated)
+    msg = str(err.value)
+    assert str(folder / "test_batch") in msg
+    refused = {_System: ("system",), _Open: ("open",), _Touch: ("touch", "getattr")}[planted]  # protocol 2: getattr
+    assert any(f".{name}, which" in msg for name in refused), msg
+    assert not marker.exists()

@@ -168,3 +168,35 @@ def test_cli_calc_samples_a_checkpoint(tiny_run, weights, capsys):
     source = protocol["samples"]["source"]
     assert source.pop("checkpoint").endswith("step_00000004")
     assert source == {"step": 4, "steps": 2, "seed": 3, "n": 6}
+
+
+def write_fashion(folder) -> None:
+    for split, seed in (("train", 7), ("test", 8)):
+        images, labels = two_classes(48, seed)
+        image_file, label_file = fashion_mnist.FILES[split]
+        write_idx_gz(folder / image_file, images[..., 0])
+        write_idx_gz(folder / label_file, labels.astype(np.uint8))
+
+
+def test_cli_train_writes_to_the_cache_never_into_the_package(tmp_path, monkeypatch, capsys):
+    write_fashion(tmp_path)
+    monkeypatch.setenv("HATEBM_CACHE", str(tmp_path / "cache"))
+    shipped = proxy.WEIGHTS.read_bytes()
+    stamp = proxy.WEIGHTS.stat().st_mtime_ns
+    assert main(["proxy-fid", "train", "--root", str(tmp_path), "--epochs", "1", "--quiet"]) == 0
+    default = tmp_path / "cache" / "proxy" / proxy.WEIGHTS.name
+    assert default == proxy.trained_weights_path() and not proxy.inside_package(default)
+    assert str(default) in capsys.readouterr().out and proxy.load_classifier(default)[1]["epochs"] == "1"
+    for out in (proxy.WEIGHTS, proxy.PACKAGE / "eval" / "other.safetensors"):  # refused before training
+        assert main(["proxy-fid", "train", "--root", str(tmp_path), "--out", str(out), "--quiet"]) == 2
+        assert "--overwrite-package" in capsys.readouterr().err
+    assert not (proxy.PACKAGE / "eval" / "other.safetensors").exists()
+    assert proxy.WEIGHTS.read_bytes() == shipped and proxy.WEIGHTS.stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match="inside the installed hatebm package"):
+        proxy.save_classifier(proxy.ProxyNet(), proxy.WEIGHTS, {})
+    monkeypatch.setattr(proxy, "PACKAGE", tmp_path / "pkg")  # a stand-in package: the flag allows writing into it
+    argv = ["proxy-fid", "train", "--root", str(tmp_path), "--out", str(tmp_path / "pkg" / "w.safetensors"),
+            "--epochs", "1", "--quiet"]
+    assert main(argv) == 2
+    assert main([*argv, "--overwrite-package"]) == 0 and (tmp_path / "pkg" / "w.safetensors").is_file()
+    assert proxy.WEIGHTS.read_bytes() == shipped

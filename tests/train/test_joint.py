@@ -80,8 +80,11 @@ def test_torchscript_generator_end_to_end(tiny_npz, gan_run, tmp_path):
     torch.jit.save(torch.jit.trace(gen, torch.randn(2, 16)), str(path))
     out = tmp_path / "ts"
     train(joint(tiny_npz, path, "generator.latent_shape=16", "iters=2", "eval_samples=0"), out, progress=False)
-    model = load_model(out)
+    with pytest.raises(ValueError, match=f"only if you trust.*{path}"):
+        load_model(out)  # the run records a TorchScript path: loaded only when named or trusted
+    model = load_model(out, generator=str(path))
     assert isinstance(model.config, JointConfig) and model.latent_shape == (16,)
+    assert torch.equal(load_model(out, trust_generator=True).generator(torch.ones(1, 16)), gen(torch.ones(1, 16)))
     z = torch.randn(2, 16)
     assert torch.allclose(model.generator(z), gen(z), atol=1e-6)
 

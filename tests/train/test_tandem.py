@@ -54,8 +54,8 @@ def test_refuses_to_overwrite_or_resume_with_other_config(tiny_npz, tmp_path):
     train(tiny(tiny_npz, "iters=2", "eval_samples=0"), out, progress=False)
     with pytest.raises(ValueError, match="already holds checkpoints"):
         train(tiny(tiny_npz, "iters=2"), out, progress=False)
-    with pytest.raises(ValueError, match="different config"):
-        train(tiny(tiny_npz, "iters=3", "lr_hat=0.1"), out, resume=True, progress=False)
+    with pytest.raises(ValueError, match="cannot change sampler.steps of the run"):
+        train(tiny(tiny_npz, "iters=3", "sampler.steps=2"), out, resume=True, progress=False)
 
 
 def test_divergence_is_detected(tiny_npz, tmp_path):

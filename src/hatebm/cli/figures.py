@@ -71,7 +71,8 @@ def run_path(args: argparse.Namespace) -> int:
     from hatebm.model import load_model
 
     torch.manual_seed(args.seed)
-    model = load_model(args.model, args.device, hat=args.hat, generator=args.generator)
+    model = load_model(args.model, args.device, hat=args.hat, generator=args.generator,
+                       trust_generator=args.trust_generator)
     out = save_model_path(model, args.out, args.chains, args.steps, args.every, args.y_scale)
     print(f"wrote {out} (step {model.step})")
     return 0

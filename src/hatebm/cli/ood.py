@@ -43,16 +43,21 @@ def run(args: argparse.Namespace) -> int:
     from hatebm.checkpoint import resolve
     from hatebm.distributed import setup
     from hatebm.eval.ood import evaluate, parse_sets
+    from hatebm.model import load_model
 
     checkpoint = resolve(args.model)
     run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint
     env = setup(args.device)
-    result = evaluate(checkpoint, args.in_set, parse_sets(args.ood_sets), n=args.n, seed=args.subset_seed,
-                      fit=args.fit, convert_channels=args.convert_channels, batch_size=args.batch_size,
-                      device=env.device, progress=not args.quiet, hat=args.hat,
-                      generator=args.generator)
+    sets = parse_sets(args.ood_sets)
+    model = load_model(checkpoint, env.device, hat=args.hat, generator=args.generator,
+                       trust_generator=args.trust_generator)
+    result = evaluate(model, args.in_set, sets, n=args.n, seed=args.subset_seed, fit=args.fit,
+                      convert_channels=args.convert_channels, batch_size=args.batch_size, device=env.device,
+                      progress=not args.quiet)
     if result is None:  # another rank of a torchrun job: it scored its share, rank 0 writes
         return 0
+    for protocol in (result.protocol, *(m["protocol"] for m in result.metrics.values())):
+        protocol["model"]["checkpoint"] = str(checkpoint)  # evaluate records the folder only when it loads the model
     in_scores = result.scores["in"]
     print(f"OOD detection by H(x) (higher = more OOD; OOD is the positive class), step "
           f"{result.protocol['model']['step']}, in = {args.in_set} ({len(in_scores)} images, "

@@ -33,7 +33,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     train = actions.add_parser("train", help="train the proxy classifier on Fashion-MNIST (about a minute on 1 core)",
                                **common.parser_kwargs())
-    train.add_argument("--out", default=None, help="weights file to write (default: the one shipped inside hatebm)")
+    train.add_argument("--out", default=None,
+                       help="weights file to write (default: proxy/proxy_fashion_mnist.safetensors in the hatebm "
+                            "cache, $HATEBM_CACHE or ~/.cache/hatebm; use it with `proxy-fid calc --weights`)")
+    train.add_argument("--overwrite-package", action="store_true",
+                       help="allow --out to name a file inside the installed hatebm package (e.g. the shipped "
+                            "weights); default: refuse")
     train.add_argument("--root", default=None, help="Fashion-MNIST folder (default: the usual places)")
     train.add_argument("--epochs", type=int, default=2, help="passes over the training split")
     train.add_argument("--batch-size", type=int, default=128, help="images per Adam step")
@@ -65,8 +70,12 @@ def run_train(args: argparse.Namespace) -> int:
     import torch
 
     from hatebm.data import load_labeled
-    from hatebm.eval.proxy import WEIGHTS, save_classifier, train_classifier
+    from hatebm.eval.proxy import inside_package, save_classifier, train_classifier, trained_weights_path
 
+    out = args.out or trained_weights_path()
+    if inside_package(out) and not args.overwrite_package:  # before a minute of training, not after
+        raise ValueError(f"--out {out} lies inside the installed hatebm package: write elsewhere (default: the hatebm "
+                         "cache) or pass --overwrite-package to replace it")
     images, labels = load_labeled("fashion_mnist", "train", args.root)
     test_images, test_labels = load_labeled("fashion_mnist", "test", args.root)
     start = time.perf_counter()
@@ -77,7 +86,7 @@ def run_train(args: argparse.Namespace) -> int:
             "test_data": f"fashion_mnist test ({len(test_images)})", "epochs": args.epochs,
             "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "threads": torch.get_num_threads(),
             "seconds": f"{seconds:.1f}", "torch": torch.__version__}
-    path = save_classifier(net, args.out or WEIGHTS, meta)
+    path = save_classifier(net, out, meta, overwrite_package=args.overwrite_package)
     print(f"proxy classifier: test accuracy {acc:.4f} after {args.epochs} epochs in {seconds:.1f} s "
-          f"({torch.get_num_threads()} threads); wrote {path}")
+          f"({torch.get_num_threads()} threads); wrote {path} (use it: hatebm proxy-fid calc ... --weights {path})")
     return 0

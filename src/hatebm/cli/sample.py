@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix != ".npz":
         raise ValueError(f"--out must end in .npz, got {out}")
     env = setup(args.device)
-    model = load_model(args.model, env.device, args.method, hat=args.hat, generator=args.generator)
+    model = load_model(args.model, env.device, args.method, hat=args.hat, generator=args.generator,
+                       trust_generator=args.trust_generator)
     overrides = {} if args.eps_z is None else {"eps_z": args.eps_z}
     samples = draw_set(model, args.n, seed=args.seed, steps=args.steps, batch_size=args.batch_size,
                        progress=env.main and not args.quiet, **overrides)

@@ -2,10 +2,13 @@
 
 A config is a tree of dataclasses. Overrides (``sampler.steps=20``) are parsed to the field's type; unknown keys and
 wrong types are errors naming the key. On disk a config is a JSON object whose ``"run"`` entry names its class
-(``tandem``, ``joint``, ``gan``, ``autoencoder``; see :data:`hatebm.config.schema.CONFIGS`).
+(``tandem``, ``joint``, ``gan``, ``autoencoder``; see :data:`hatebm.config.schema.CONFIGS`), sections nested as
+objects (``{"sampler": {"steps": 20}}``). Every bad value, key or file is one ValueError naming the key (and the
+file); a missing file is a FileNotFoundError.
 """
 from __future__ import annotations
 
+import copy
 import json
 import types
 import typing
@@ -13,6 +16,7 @@ from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from hatebm.config.checks import coerce, hints
 from hatebm.config.schema import CONFIGS, RunConfig
 
 C = TypeVar("C", bound=RunConfig)
@@ -37,8 +41,13 @@ def _parse(value: str, tp: Any, key: str) -> Any:
             raise ValueError(f"{key} expects true or false, got {value!r}")
         return value.lower() in ("true", "1", "yes")
     try:
-        return tp(float(value)) if tp is int and "e" in value.lower() else tp(value)
-    except ValueError:
+        if tp is int and "e" in value.lower():  # 1e3
+            number = float(value)
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        return tp(value)
+    except (ValueError, OverflowError):
         raise ValueError(f"{key} expects {tp.__name__}, got {value!r}") from None
 
 
@@ -49,14 +58,16 @@ def _owners(key: str) -> list[str]:
             return False
         if len(parts) == 1:
             return True
-        child = typing.get_type_hints(node)[parts[0]]
+        child = hints(node)[parts[0]]
         return is_dataclass(child) and has(child, parts[1:])
 
     return [kind for kind, cls in CONFIGS.items() if has(cls, key.split("."))]
 
 
 def override(cfg: C, assignments: list[str]) -> C:
-    """Apply ``key=value`` overrides (dotted keys reach nested sections) and re-validate."""
+    """A validated copy of ``cfg`` with ``key=value`` overrides applied (dotted keys reach nested sections); ``cfg``
+    itself is left as it was, even when an override is refused."""
+    cfg = copy.deepcopy(cfg)
     for item in assignments:
         if "=" not in item:
             raise ValueError(f"override {item!r} is not of the form key=value (e.g. sampler.steps=20)")
@@ -68,40 +79,49 @@ def override(cfg: C, assignments: list[str]) -> C:
             raise ValueError(f"{key} applies to {' and '.join(owners)} runs only, not to this {cfg.KIND} run")
         node = cfg
         for part in path:
-            if not hasattr(node, part) or not is_dataclass(getattr(node, part)):
+            if part not in {f.name for f in fields(node)} or not is_dataclass(getattr(node, part)):
                 raise ValueError(f"unknown config section {part!r} in {key!r}")
             node = getattr(node, part)
-        hints = typing.get_type_hints(type(node))
         valid = [f.name for f in fields(node)]
         if name not in valid:
             raise ValueError(f"unknown config key {key!r} for a {type(node).__name__}; valid keys here: "
                              f"{sorted(valid)}")
         if is_dataclass(getattr(node, name)):
             raise ValueError(f"{key!r} is a section; set one of its keys, e.g. {key}.{fields(getattr(node, name))[0].name}")
-        setattr(node, name, _parse(value.strip(), hints[name], key))
+        setattr(node, name, _parse(value.strip(), hints(type(node))[name], key))
     return cfg.validate()
 
 
-def build(cls: type, d: dict[str, Any]) -> Any:
-    """An instance of the config dataclass ``cls`` (a run config or a section) from a nested dict, refusing
-    unknown keys."""
-    hints = typing.get_type_hints(cls)
-    valid = {f.name for f in fields(cls)}
-    unknown = set(d) - valid
+def build(cls: type, d: dict[str, Any], prefix: str = "") -> Any:
+    """An instance of the config dataclass ``cls`` (a run config or a section, whose keys get ``prefix`` in
+    messages) from a nested dict of JSON values, refusing unknown keys and wrong types."""
+    if not isinstance(d, dict):
+        where = f"{prefix.rstrip('.')} is a section: it" if prefix else f"a {cls.__name__}"
+        raise ValueError(f"{where} must be an object of its keys (e.g. {{\"{fields(cls)[0].name}\": ...}}), "
+                         f"got {d!r}")
+    valid = [f.name for f in fields(cls)]
+    unknown = sorted(prefix + str(k) for k in d if k not in valid)
     if unknown:
-        raise ValueError(f"unknown config keys {sorted(unknown)} in {cls.__name__}")
-    kwargs = {k: build(hints[k], v) if is_dataclass(hints[k]) else v for k, v in d.items()}
+        nest = " (nest sections: {\"sampler\": {\"steps\": 20}})" if any("." in k for k in map(str, d)) else ""
+        raise ValueError(f"unknown config keys {unknown} in {cls.__name__}{nest}; valid keys here: {sorted(valid)}")
+    kwargs = {}
+    for k, v in d.items():
+        tp = hints(cls)[k]
+        kwargs[k] = build(tp, v, f"{prefix}{k}.") if is_dataclass(tp) else coerce(prefix + k, v, tp, json=True)
     try:
         return cls(**kwargs)
-    except TypeError as err:
-        raise ValueError(f"bad config for {cls.__name__}: {err}") from None
+    except ValueError as err:  # a section's own checks (LangevinConfig's) name its field
+        raise ValueError(f"{prefix}{err}") from None
 
 
 def from_dict(d: dict[str, Any]) -> RunConfig:
     """Build a config from a (possibly partial) nested dict with its ``"run"`` entry, refusing unknown keys."""
+    if not isinstance(d, dict):
+        raise ValueError(f"a config is an object of its keys with \"{RUN_KEY}\": one of {', '.join(CONFIGS)}, "
+                         f"got {d!r}")
     d = dict(d)
     kind = d.pop(RUN_KEY, None)
-    if kind not in CONFIGS:
+    if not isinstance(kind, str) or kind not in CONFIGS:
         raise ValueError(f"a config needs \"{RUN_KEY}\": one of {', '.join(CONFIGS)} (got {kind!r})")
     return build(CONFIGS[kind], d)
 
@@ -115,14 +135,25 @@ def load_config(path: str | Path) -> RunConfig:
     """Read a JSON config file (as written to every run folder, ``config.json``) and validate it."""
     path = Path(path)
     try:
-        d = json.loads(path.read_text())
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"config file {path} does not exist") from None
     except OSError as err:
-        raise FileNotFoundError(f"cannot read config file {path}: {err.strerror}") from None
+        raise FileNotFoundError(f"cannot read config file {path}: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"config file {path} is not UTF-8 JSON text: {err.reason} at byte {err.start}") from None
     except json.JSONDecodeError as err:
-        raise ValueError(f"config file {path} is not valid JSON: {err}") from None
+        raise ValueError(f"config file {path} is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}"
+                         ) from None
+    except RecursionError:
+        raise ValueError(f"config file {path} is nested too deeply to be a config") from None
     if not isinstance(d, dict):
-        raise ValueError(f"config file {path} must hold a JSON object")
-    return from_dict(d).validate()
+        raise ValueError(f"config file {path} must hold a JSON object ({{\"{RUN_KEY}\": ..., ...}}), not "
+                         f"{json.dumps(d)[:40]}")
+    try:
+        return from_dict(d).validate()
+    except ValueError as err:
+        raise ValueError(f"config file {path}: {err}") from None
 
 
 def differences(a: RunConfig, b: RunConfig, ignore: tuple[str, ...] = ()) -> list[str]:

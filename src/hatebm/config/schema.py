@@ -6,15 +6,17 @@
 - :class:`GanConfig` and :class:`AutoencoderConfig`: pretraining the base generators a joint run builds on.
 
 Sections (:class:`DataConfig`, :class:`ModelConfig`, :class:`GeneratorConfig`, :class:`LangevinConfig`) are shared.
-``validate()`` checks what types alone do not; every failure is a ValueError naming the key.
+``validate()`` checks every value's type and range (the table in :mod:`hatebm.config.rules`: non-finite numbers
+are always refused) and the constraints between values; every failure is one ValueError naming the dotted key, the
+value and what is allowed.
 """
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal
 
+from hatebm.config.rules import check_section
 from hatebm.energy import HatEBM
 from hatebm.sampling import LangevinConfig, Noise, SampleResult, sample_conditional, sample_joint
 
@@ -74,12 +76,7 @@ class GeneratorConfig:
     source: str | None = None
     weights: str | None = None
     latent_shape: list[int] = field(default_factory=list)  # for TorchScript files and factories (else read or probed)
-
-
-def _positive(**values: float | None) -> None:
-    for key, value in values.items():
-        if value is not None and not (value > 0 and math.isfinite(value)):
-            raise ValueError(f"{key} must be positive, got {value}")
+    trust: bool = False  # load a run's generator recorded as a TorchScript path or factory (code the run names)
 
 
 @dataclass
@@ -88,7 +85,6 @@ class RunConfig:
     milestone), Adam's betas, the device and precision, and how often it logs, draws figures and checkpoints."""
 
     KIND: ClassVar[str]  # the name a checkpoint records for this class (see CONFIGS)
-    RUNTIME: ClassVar[tuple[str, ...]] = ("iters", "device", "data.workers")  # may differ when a run is resumed
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -106,6 +102,9 @@ class RunConfig:
     ckpt_every: int = 500
     keep_ckpts: int = 2
     eval_samples: int = 1000  # samples written at the end of the run (0 = none)
+    on_divergence: Literal["stop", "rollback"] = "stop"  # rollback: to the newest checkpoint, lrs x rollback_lr
+    rollback_lr: float = 0.5
+    max_rollbacks: int = 3  # then a divergence stops the run
 
     @staticmethod
     def trainer() -> type:
@@ -113,26 +112,23 @@ class RunConfig:
         raise NotImplementedError
 
     def validate(self) -> RunConfig:
-        """Check values that types alone do not catch; returns the config."""
-        _positive(iters=self.iters, batch_size=self.batch_size, log_every=self.log_every,
-                  image_every=self.image_every, ckpt_every=self.ckpt_every, **{"model.latent_dim": self.model.latent_dim})
+        """Check every value's type and range (:mod:`hatebm.config.rules`) and the constraints between values;
+        returns the config. Every failure is one ValueError naming the dotted key."""
+        check_section(self)
         m = self.model
-        if m.channels not in (1, 2, 3) or (m.arch == "sngan" and m.channels == 2):
-            raise ValueError(f"model.channels must be 1 or 3 for images (2 for 2-D toys), got {m.channels}")
+        if m.arch == "sngan" and m.channels == 2:
+            raise ValueError("model.channels must be 1 or 3 with model.arch=sngan (2 is for 2-D toy data with "
+                             "model.arch=mlp), got 2")
         shape = m.latent_shape
-        if shape and (len(shape) != 3 or min(shape) < 1 or shape[1] != shape[2]):
+        if shape and (len(shape) != 3 or shape[1] != shape[2]):
             raise ValueError(f"model.latent_shape must be an image shape c,h,w with h = w (e.g. 1,16,16), or empty "
                              f"for vector latents; got {shape}")
         factor = m.resolution // shape[1] if shape else 1
         if shape and (factor * shape[1] != m.resolution or factor & (factor - 1)):
-            raise ValueError(f"model.resolution ({m.resolution}) must be the latent size {shape[1]} times a power of 2 "
-                             "for the autoencoder's up/down-sampling blocks")
+            raise ValueError(f"model.resolution ({m.resolution}) must be the size {shape[1]} of model.latent_shape "
+                             f"{shape} times a power of 2, for the autoencoder's up/down-sampling blocks")
         if len(self.betas) != 2:
-            raise ValueError(f"betas needs two values, got {self.betas}")
-        if self.data.size is not None and self.data.size < 1:
-            raise ValueError(f"data.size must be positive or none, got {self.data.size}")
-        if self.data.workers < 0:
-            raise ValueError(f"data.workers must be >= 0, got {self.data.workers}")
+            raise ValueError(f"betas needs two values (Adam's beta1, beta2 in [0, 1)), got {self.betas}")
         if (self.data.crop != "centre" or self.data.flip) and self.data.name not in ("prepared", "folder"):
             raise ValueError(f"data.crop and data.flip apply to data read from disk (data.name prepared or folder), "
                              f"not to {self.data.name}")
@@ -141,13 +137,14 @@ class RunConfig:
 
 @dataclass
 class HatConfig(RunConfig):
-    """What runs that learn a hat network share: the training sampler, the energy's temperature and eq 8's loss.
+    """What runs that learn a hat network share: the training sampler (at least one step; a tandem run's must move
+    Y), the energy's temperature and eq 8's loss.
 
     Beyond the paper's loss, off unless set: ``energy_reg`` (alpha * mean H^2, fixes the energy scale),
     ``grad_penalty`` (R1: gamma * mean ||grad_x H(X+)||^2) and ``hat_grad_clip``."""
 
     sampler: LangevinConfig = field(default_factory=lambda: LangevinConfig(steps=50, eps_y=5e-4, max_drift_y=2.5))
-    eval_steps: int = 125  # Langevin steps when sampling from the trained model
+    eval_steps: int = 125  # Langevin steps when sampling the trained model; 0 gives the generator's G(Z) + Y0
     temperature: float = 1e-8
     lr_hat: float = 1e-4
     energy_reg: float = 0.0  # optional alpha * mean(H(X+)^2 + H(X-)^2); 0 = paper's loss
@@ -165,11 +162,10 @@ class HatConfig(RunConfig):
 
     def validate(self) -> HatConfig:
         super().validate()
-        _positive(temperature=self.temperature, lr_hat=self.lr_hat, diverge_gap=self.diverge_gap,
-                  hat_grad_clip=self.hat_grad_clip)
-        if min(self.energy_reg, self.grad_penalty) < 0:
-            raise ValueError(f"energy_reg and grad_penalty must be >= 0, got {self.energy_reg} and {self.grad_penalty}")
-        dataclasses.replace(self.sampler)  # re-runs LangevinConfig's checks
+        try:
+            dataclasses.replace(self.sampler)  # re-runs LangevinConfig's own checks, which name its fields
+        except ValueError as err:
+            raise ValueError(f"sampler.{err}") from None
         return self
 
 
@@ -196,7 +192,6 @@ class TandemConfig(HatConfig):
 
     def validate(self) -> TandemConfig:
         super().validate()
-        _positive(lr_gen=self.lr_gen, bank_size=self.bank_size, gen_steps=self.gen_steps)
         if self.bank_size < self.batch_size * self.gen_steps:
             raise ValueError(f"bank_size ({self.bank_size}) must be at least batch_size x gen_steps "
                              f"({self.batch_size} x {self.gen_steps})")
@@ -234,7 +229,9 @@ class JointConfig(HatConfig):
 
     def validate(self) -> JointConfig:
         super().validate()
-        _positive(y_prior_std=self.y_prior_std)
+        if self.sampler.eps_y == 0 and self.sampler.eps_z == 0:
+            raise ValueError("sampler.eps_y and sampler.eps_z are both 0: the training chains would not move; set "
+                             "either (eps_y=0 holds Y fixed, eps_z=0 holds Z fixed)")
         return self
 
 
@@ -252,7 +249,6 @@ class PretrainConfig(RunConfig):
 
     def validate(self) -> PretrainConfig:
         super().validate()
-        _positive(lr_gen=self.lr_gen)
         if self.model.arch != "sngan":
             raise ValueError(f"{self.KIND} pretraining builds SN-GAN-family image networks: model.arch must be sngan")
         return self
@@ -275,10 +271,6 @@ class GanConfig(PretrainConfig):
 
         return GanRun
 
-    def validate(self) -> GanConfig:
-        super().validate()
-        _positive(lr_disc=self.lr_disc, n_dis=self.n_dis)
-        return self
 
 
 @dataclass
@@ -301,7 +293,6 @@ class AutoencoderConfig(PretrainConfig):
 
     def validate(self) -> AutoencoderConfig:
         super().validate()
-        _positive(lr_enc=self.lr_enc, loss_weight=self.loss_weight)
         if not self.model.latent_shape:
             raise ValueError("the autoencoder's latent is image-shaped (§4.2): set model.latent_shape, e.g. 1,16,16")
         return self

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -25,14 +26,58 @@ LAYOUT = {
 }
 
 
+def _reconstruct() -> Any:
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct
+    return _reconstruct
+
+
+# The only globals a CIFAR batch refers to: numpy's array reconstruction (numpy < 2 and numpy >= 2 spell its module
+# differently), ndarray and dtype; Python 3 pickles of protocol 2 (as written again by tools and tests) also store
+# bytes as _codecs.encode(str, "latin1"). Dicts, lists, ints and Python 2 strings need no global.
+ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy", "ndarray"): lambda: np.ndarray,
+    ("numpy", "dtype"): lambda: np.dtype,
+    ("_codecs", "encode"): lambda: __import__("_codecs").encode,
+}
+
+
+class BatchRefused(pickle.UnpicklingError):
+    """A pickle asked for a global that CIFAR batches never need."""
+
+
+class BatchUnpickler(pickle.Unpickler):
+    """Unpickles CIFAR batches only: every global but those in :data:`ALLOWED` is refused before it is imported."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        get = ALLOWED.get((module, name))
+        if get is None:
+            raise BatchRefused(f"{module}.{name}")
+        return get()
+
+
+def load_batch(f: BinaryIO) -> Any:
+    """The object pickled in the CIFAR batch file ``f`` (Python 2 strings read as bytes), through
+    :class:`BatchUnpickler`: a pickle that names any other global raises :class:`BatchRefused`."""
+    return BatchUnpickler(f, encoding="bytes").load()
+
+
 def _read_batch(path: Path, label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
-    # CIFAR is distributed only as pickles of plain numpy arrays and lists. Unpickling can run code, so only load
-    # files from the official archive; encoding="bytes" reads the Python 2 pickles.
+    # CIFAR is distributed only as pickles of plain numpy arrays and lists. Unpickling can run code, so the batches
+    # go through BatchUnpickler, which admits numpy's array reconstruction and nothing else.
     try:
         with open(path, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
+            batch = load_batch(f)
         data, labels = np.asarray(batch[b"data"]), np.asarray(batch[label_key])
-    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, AttributeError, ValueError) as err:
+    except BatchRefused as err:
+        raise ValueError(f"{path}: refused to unpickle the global {err}, which a CIFAR batch never needs (a CIFAR "
+                         "batch holds only numpy arrays, lists and strings); this file is not from the official "
+                         "archive: extract the archive again") from None
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, AttributeError, ValueError, IndexError) as err:
         raise ValueError(f"{path}: not a CIFAR batch ({type(err).__name__}: {err}); extract the archive again") from err
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels.shape != (len(data),):
         raise ValueError(

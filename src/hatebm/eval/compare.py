@@ -144,7 +144,7 @@ def paired_comparison(
     steps: Sequence[int] | None = None, ddls_steps: int = 100, ddls_eps: float = 0.1, ref: Any = "fashion_mnist:test",
     ref_n: int | None = None, out: str | os.PathLike | None = None, batch_size: int = 250, device: Any = "auto",
     progress: bool = True, weights: str | os.PathLike | None = None, kid_subsets: int = 100,
-    kid_subset_size: int = 1000,
+    kid_subset_size: int = 1000, trust_generator: bool = False,
 ) -> dict[str, Any]:
     """Base generator, DDLS and the Hat EBM, paired (see the module docstring), with FID, KID, cost and diagnostics.
 
@@ -153,7 +153,8 @@ def paired_comparison(
     "hat_K{k}" for each k of ``steps``, which may include 0). ``ref`` and ``ref_n`` mean what they mean in
     `hatebm fid calc` (a dataset spec, an .npz of images or a folder, at the samples' size; or a statistics .npz, or
     a ``ReferenceStats``); ``weights``, ``kid_subsets`` and ``kid_subset_size`` go to
-    :func:`hatebm.eval.fid.compute_metrics`.
+    :func:`hatebm.eval.fid.compute_metrics`. ``trust_generator`` lets either run's generator be loaded from the
+    TorchScript file or factory its checkpoint records (see :func:`hatebm.model.load_model`; refused by default).
 
     Returns ``{method: {"steps", "fid", "kid", "kid_std" (when measured), "seconds", "passes": {"hat", "generator"},
     "z_move", "y_rms", "x_move", "images"}, "protocol": {...}}``. With ``out``, writes ``out/<method>.npz`` (uint8
@@ -171,9 +172,9 @@ def paired_comparison(
         raise ValueError(f"FID and KID need at least 2 samples, got n={n}")
     device = torch.device(resolve_device(device))
     gan_dir, hat_dir = resolve(gan), resolve(hat)
-    base = load_model(gan_dir, device, method="generator")
-    ddls = load_model(gan_dir, device, method="ddls")
-    joint = load_model(hat_dir, device)
+    base = load_model(gan_dir, device, method="generator", trust_generator=trust_generator)
+    ddls = load_model(gan_dir, device, method="ddls", trust_generator=trust_generator)
+    joint = load_model(hat_dir, device, trust_generator=trust_generator)
     check_pair(base, joint, str(gan), str(hat))
 
     with torch.no_grad():  # warm-up outside the timings (CUDA context, kernels)

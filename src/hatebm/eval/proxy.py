@@ -32,7 +32,8 @@ from hatebm.eval.metrics import feature_stats, frechet_distance
 LABEL = "proxy FID (classifier features)"
 NOTE = "not FID: Fréchet distance of a small Fashion-MNIST classifier's features; comparable only under this protocol"
 NETWORK = "hatebm ProxyNet: conv 16-32-64 (3×3, ReLU, max-pool 2) → linear 64 (the features) → ReLU → 10 classes"
-WEIGHTS = Path(__file__).with_name("proxy_fashion_mnist.safetensors")
+WEIGHTS = Path(__file__).with_name("proxy_fashion_mnist.safetensors")  # shipped inside the package: read only
+PACKAGE = Path(__file__).resolve().parents[1]  # the installed hatebm package
 INPUT_SHAPE = (28, 28, 1)
 FEATURE_DIM = 64
 
@@ -100,8 +101,27 @@ def train_classifier(
     return net.eval(), accuracy(net, test_images, np.asarray(test_labels))
 
 
-def save_classifier(net: ProxyNet, path: str | os.PathLike, metadata: dict[str, Any]) -> Path:
-    """Weights as safetensors, with `metadata` (e.g. test accuracy, training settings) as strings."""
+def trained_weights_path() -> Path:
+    """Where `hatebm proxy-fid train` writes its weights without --out: the user's hatebm cache
+    (`$HATEBM_CACHE/proxy/` or `~/.cache/hatebm/proxy/`), never the weights shipped inside the package."""
+    from hatebm.data import cache_dir
+
+    return cache_dir() / "proxy" / WEIGHTS.name
+
+
+def inside_package(path: str | os.PathLike) -> bool:
+    """Whether `path` lies inside the installed hatebm package (where the shipped weights live)."""
+    return Path(path).expanduser().resolve().is_relative_to(PACKAGE)
+
+
+def save_classifier(net: ProxyNet, path: str | os.PathLike, metadata: dict[str, Any],
+                    overwrite_package: bool = False) -> Path:
+    """Weights as safetensors, with `metadata` (e.g. test accuracy, training settings) as strings. A path inside the
+    installed package (e.g. the shipped weights, `WEIGHTS`) is refused unless `overwrite_package`."""
+    if inside_package(path) and not overwrite_package:
+        raise ValueError(f"{path} lies inside the installed hatebm package ({PACKAGE}): write the weights elsewhere "
+                         "(e.g. the default, the hatebm cache), or pass overwrite_package=True (CLI: "
+                         "--overwrite-package) to replace files of the package")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path),
@@ -112,8 +132,12 @@ def save_classifier(net: ProxyNet, path: str | os.PathLike, metadata: dict[str, 
 def weights_path(weights: str | os.PathLike | None = None) -> Path:
     path = Path(weights).expanduser() if weights is not None else WEIGHTS
     if not path.is_file():
-        raise FileNotFoundError(f"proxy classifier weights {path} not found: train them with `hatebm proxy-fid train"
-                                f"{'' if weights is None else ' --out ' + str(path)}` (about a minute on one core)")
+        if weights is None:
+            raise FileNotFoundError(f"the proxy classifier weights shipped with hatebm ({path}) are missing: reinstall "
+                                    "hatebm, or train your own with `hatebm proxy-fid train` (about a minute on one "
+                                    "core) and pass them with --weights")
+        raise FileNotFoundError(f"proxy classifier weights {path} not found: train them with `hatebm proxy-fid train "
+                                f"--out {path}` (about a minute on one core)")
     return path
 
 

@@ -58,18 +58,19 @@ def from_callable(source: Model | Callable[[int], Any], n: int = DEFAULT_N, *, s
 def sample_checkpoint(
     path: str | os.PathLike, n: int = DEFAULT_N, *, steps: int | None = None, seed: int = 0,
     device: str | torch.device | None = None, batch_size: int = 250, progress: bool = True,
-    hat: nn.Module | str | None = None, generator: nn.Module | str | None = None,
+    hat: nn.Module | str | None = None, generator: nn.Module | str | None = None, trust_generator: bool = False,
 ) -> tuple[np.ndarray | None, dict[str, Any]]:
     """`n` uint8 samples of a run folder's newest checkpoint (or a checkpoint folder): the sample set of `seed`
     (:func:`draw_set`; None on ranks other than 0 of a torchrun job) of the run's sampler with `steps` Langevin steps
     (default the model's evaluation steps), and how they were made: {"checkpoint", "step", "steps", "seed", "n"}.
     Runs trained with their own networks need them again: `hat` / `generator` as modules or "module:function"
-    factories (see `hatebm.model.load_model`)."""
+    factories (see `hatebm.model.load_model`); a generator the checkpoint records as a TorchScript file or a factory
+    loads only when `generator` names it or with `trust_generator`."""
     from hatebm.checkpoint import resolve
     from hatebm.model import load_model
 
     folder = resolve(path)
-    model = load_model(folder, device or "auto", hat=hat, generator=generator)
+    model = load_model(folder, device or "auto", hat=hat, generator=generator, trust_generator=trust_generator)
     if model.config.model.arch == "mlp":
         raise ValueError(f"{path} is a 2-D toy model: its samples are points, not images")
     samples = draw_set(model, n, seed=seed, steps=steps, batch_size=batch_size, progress=progress)
@@ -80,12 +81,12 @@ def sample_checkpoint(
 def load_samples(
     path: Source, n: int | None = None, *, steps: int | None = None, seed: int = 0,
     device: str | torch.device | None = None, progress: bool = True, hat: nn.Module | str | None = None,
-    generator: nn.Module | str | None = None,
+    generator: nn.Module | str | None = None, trust_generator: bool = False,
 ) -> tuple[np.ndarray | None, dict[str, Any]]:
     """(uint8 N×H×W×C samples, their source) from an .npz (array `images`), a folder of image files (PNG, ...), or a
     run or checkpoint folder: then `n` (default 1000) samples are drawn on the fly (`sample_checkpoint`, with
-    `steps`, `seed`, `device`, `hat` and `generator`; under torchrun, None on ranks other than 0); or a `Model` or a
-    function of n (`from_callable`). For files, `n` keeps the first n images."""
+    `steps`, `seed`, `device`, `hat`, `generator` and `trust_generator`; under torchrun, None on ranks other than
+    0); or a `Model` or a function of n (`from_callable`). For files, `n` keeps the first n images."""
     if not isinstance(path, (str, os.PathLike)):
         return from_callable(path, DEFAULT_N if n is None else n, seed=seed, progress=progress)
     path = Path(path)
@@ -95,7 +96,7 @@ def load_samples(
     if path.suffix == ".safetensors" or (path.is_dir() and any(path.rglob("*.safetensors"))):
         folder = path.parent if path.is_file() else path
         return sample_checkpoint(folder, DEFAULT_N if n is None else n, steps=steps, seed=seed, device=device,
-                                 progress=progress, hat=hat, generator=generator)
+                                 progress=progress, hat=hat, generator=generator, trust_generator=trust_generator)
     kind = "npz" if not path.is_dir() else "prepared" if (path / "manifest.json").is_file() else "folder"
     images = data.load_images(kind, root=path)
     if n is not None:

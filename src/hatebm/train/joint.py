@@ -62,7 +62,8 @@ class Joint(HatRun):
             raise ValueError(f"two generators: generator.source={source} and a generator module; drop one")
         self.start(cfg, env, data)
         self.source = (custom_generator(generator, cfg.generator.latent_shape) if generator is not None
-                       else load_generator(source, cfg.generator.weights, cfg.generator.latent_shape))
+                       else load_generator(source, cfg.generator.weights, cfg.generator.latent_shape,
+                                           trust=cfg.generator.trust, trust_hint="set generator.trust=true"))
         self.gen = self.source.module.to(env.device)
         check_generator(self.source, self.stream.shape, f"generator {source or type(generator).__name__}")
         self.hat = self.build_hat(hat)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,14 @@ from hatebm import checkpoint as ckpt
 from hatebm.checkpoint import Checkpoint, GeneratorSpec, RankState
 from hatebm.config import RunConfig, differences
 from hatebm.data import DataInfo
-from hatebm.distributed import Dist, gather
+from hatebm.distributed import Dist, any_rank, gather
 from hatebm.generators import load_weights
 from hatebm.model import Model
 from hatebm.train import runtime
 from hatebm.train.outputs import write_config
 from hatebm.train.runtime import rng_state, set_rng_state
-from hatebm.train.stats import StatsLog, check_finite
+from hatebm.train.signals import StopSignals, Stopped
+from hatebm.train.stats import DivergenceError, StatsLog, check_finite
 from hatebm.train.stream import Stream, UserData, open_stream
 
 
@@ -37,7 +39,9 @@ class TrainingRun:
     batch: int  # this rank's share of cfg.batch_size
     nets: dict[str, nn.Module]
     opts: dict[str, torch.optim.Optimizer]
+    lrs: dict[str, float]  # each optimiser's base learning rate (the schedule of set_lrs starts from it)
     step: int = 0
+    lr_scale: float = 1.0  # left on the base rates by divergence rollbacks
 
     def start(self, cfg: RunConfig, env: Dist, data: UserData | None = None) -> None:
         """Common start of every run: split the batch over the ranks, seed this rank and open its batch stream."""
@@ -93,7 +97,8 @@ class TrainingRun:
             return None
         optimizers = {name: ckpt.flatten_optimizer(opt) for name, opt in self.opts.items()}
         return Checkpoint(self.step, self.cfg, self.info, self.generator_record(), self.hat_spec,
-                          {name: net.state_dict() for name, net in self.nets.items()}, optimizers, ranks)
+                          {name: net.state_dict() for name, net in self.nets.items()}, optimizers, ranks,
+                          self.lr_scale)
 
     def restore(self, saved: Checkpoint) -> None:
         """Continue from ``saved``: weights, optimisers, data position, RNG and step."""
@@ -115,6 +120,65 @@ class TrainingRun:
             raise ValueError(f"the checkpoint to resume lacks rank {self.env.rank}'s RNG state: use another checkpoint")
         set_rng_state(mine.rng, self.env.device)
         self.step = saved.step
+        self.scale_lrs(saved.lr_scale / self.lr_scale)
+
+    def scale_lrs(self, factor: float) -> None:
+        """Multiply the base learning rates (and the scale a checkpoint records) by ``factor``."""
+        self.lrs = {name: lr * factor for name, lr in self.lrs.items()}
+        self.lr_scale *= factor
+
+
+RESUMABLE = ("iters", "device", "data.workers", "lr_*", "log_every", "image_every", "ckpt_every", "keep_ckpts",
+             "eval_samples", "eval_steps", "diverge_gap", "on_divergence", "max_rollbacks", "rollback_lr",
+             "generator.trust")
+"""Config keys (fnmatch patterns) that may change when a run is resumed: its length and device, learning rates and
+their schedule, logging, figure and checkpoint cadence, end-of-run sampling, the divergence check and policy, and whether a generator's recorded code is trusted. Everything
+else shapes the training itself, so a change would make a different run than the checkpoint's."""
+
+
+def check_resume(saved: Checkpoint, cfg: RunConfig, out: Path) -> None:
+    """One ValueError, before anything is written, when ``cfg`` cannot continue ``saved``: another kind of run, a
+    changed key outside :data:`RESUMABLE` (each named), or ``iters`` below the checkpoint's step."""
+    if type(saved.config) is not type(cfg):
+        raise ValueError(f"--resume with a {cfg.KIND} config, but {out} holds a {saved.config.KIND} run: pass its "
+                         f"config ({out / 'config.json'})")
+    changed = differences(saved.config, cfg)
+    refused = [k for k in changed if not any(fnmatch(k, pattern) for pattern in RESUMABLE)]
+    if refused:
+        raise ValueError(f"--resume cannot change {', '.join(refused)} of the run in {out} (they shape the training "
+                         f"itself); a resumed run may change only {', '.join(RESUMABLE)}. Start a new run (another "
+                         "--out) for the other changes")
+    if saved.step > cfg.iters:
+        raise ValueError(f"{out} is already at step {saved.step}, past iters={cfg.iters}: pass iters >= "
+                         f"{saved.step} to continue it (nothing was changed)")
+
+
+def _diverged(run: TrainingRun, values: dict[str, float]) -> DivergenceError | None:
+    """The step's divergence, as every rank sees it (a rank that diverged stops or rolls back all of them)."""
+    try:
+        run.check(values)
+        failure = None
+    except DivergenceError as err:
+        failure = err
+    if any_rank(int(failure is not None)) and failure is None:
+        failure = DivergenceError(f"training diverged at step {run.step} on another rank")
+    return failure
+
+
+def _rollback(run: TrainingRun, out: Path, log: StatsLog, failure: DivergenceError) -> None:
+    """Continue from the newest checkpoint with the learning rates times ``rollback_lr`` (logged in stats.jsonl)."""
+    found = ckpt.list_checkpoints(out)
+    if not found:
+        raise DivergenceError(f"{failure}; no checkpoint to roll back to yet: lower ckpt_every, or restart with a lower "
+                              "learning rate") from None
+    diverged_at, scale = run.step, run.lr_scale * run.cfg.rollback_lr
+    run.restore(ckpt.load(found[-1]))
+    run.scale_lrs(scale / run.lr_scale)  # lower than before the divergence, whichever scale the checkpoint had
+    log.truncate_after(run.step)
+    log.write(run.step, {"rollback": {"diverged_at": diverged_at, "to_step": run.step, "lr_scale": run.lr_scale,
+                                      "reason": str(failure)}})
+    warnings.warn(f"{failure}. Rolled back to step {run.step}, learning rates now x{run.lr_scale:g} "
+                  "(on_divergence=rollback)", stacklevel=2)
 
 
 def training_loop(run: TrainingRun, out: str | Path, env: Dist, resume: bool = False, progress: bool = True) -> Path:
@@ -122,45 +186,59 @@ def training_loop(run: TrainingRun, out: str | Path, env: Dist, resume: bool = F
     ``log_every`` steps, figures under ``images/`` every ``image_every``, atomic checkpoints every ``ckpt_every`` (and
     at the end), then ``run.final(out, progress)``.
 
-    ``resume`` continues the newest checkpoint, refusing a config that differs in anything but ``cfg.RUNTIME`` (the
-    error names the keys), and reproduces the uninterrupted run exactly on CPU; a folder that already holds
-    checkpoints is never overwritten. Only rank 0 writes files.
+    ``resume`` continues the newest checkpoint (:func:`check_resume` says which changes it takes) and reproduces
+    the uninterrupted run exactly on CPU; a folder that already holds checkpoints is never overwritten, and nothing
+    is written before these checks pass. Only rank 0 writes files.
+
+    A step that diverges (:class:`DivergenceError`) stops the run, or with ``on_divergence=rollback`` returns to the
+    newest checkpoint with the learning rates times ``rollback_lr``, at most ``max_rollbacks`` times. SIGTERM and
+    SIGINT end the run after the current step with a checkpoint (:class:`hatebm.train.signals.Stopped`).
     """
     out, cfg = Path(out), run.cfg
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the run folder {out} is a file: pass a new folder (or a run folder) as --out")
     log = StatsLog(out / "stats.jsonl" if env.main else None)
     if resume:
         saved = ckpt.load(out)
-        changed = differences(saved.config, cfg, ignore=cfg.RUNTIME) if type(saved.config) is type(cfg) else ["run"]
-        if changed:
-            raise ValueError(f"--resume with a different config than the run in {out}: {', '.join(changed)} differ; "
-                             f"only {', '.join(cfg.RUNTIME[:-1])} and {cfg.RUNTIME[-1]} may change")
-        if saved.step > cfg.iters:
-            raise ValueError(f"{out} is already at step {saved.step}, past iters={cfg.iters}: pass iters >= "
-                             f"{saved.step} to continue it")
+        check_resume(saved, cfg, out)
         run.restore(saved)
         log.truncate_after(run.step)
     elif ckpt.list_checkpoints(out):
         raise ValueError(f"{out} already holds checkpoints; pass --resume to continue it or choose a new --out")
     if env.main:
+        ckpt.remove_stale(out)
         write_config(out, cfg)
         if cfg.amp and not runtime.native_bf16(env.device):
             warnings.warn(f"amp=true but {env.device} has no native bf16 (AVX512-BF16 or AMX on CPUs): training in "
                           "float32, about twice as slow as with bf16", stacklevel=2)
     bar = tqdm(total=cfg.iters, initial=run.step, disable=not (progress and env.main), desc=cfg.KIND, unit="it")
-    while run.step < cfg.iters:
-        values = run.train_step()
-        run.check(values)
-        bar.update(1)
-        last = run.step == cfg.iters
-        if env.main and (run.step % cfg.log_every == 0 or last):
-            bar.set_postfix({k: f"{values[k]:.3g}" for k in run.show})
-            log.write(run.step, values)
-        if env.main and (run.step % cfg.image_every == 0 or last):
-            run.figures(out / "images")
-        if run.step % cfg.ckpt_every == 0 or last:
-            state = run.checkpoint()
-            if state is not None:
-                ckpt.save(out, state, keep=cfg.keep_ckpts)
+    rollbacks = 0
+    with StopSignals() as signals:
+        while run.step < cfg.iters:
+            values = run.train_step()
+            failure = _diverged(run, values)
+            if failure is not None:
+                if cfg.on_divergence != "rollback" or rollbacks == cfg.max_rollbacks:
+                    raise failure
+                rollbacks += 1
+                _rollback(run, out, log, failure)
+                bar.n = run.step
+                continue
+            bar.update(1)
+            last = run.step == cfg.iters
+            if env.main and (run.step % cfg.log_every == 0 or last):
+                bar.set_postfix({k: f"{values[k]:.3g}" for k in run.show})
+                log.write(run.step, values)
+            if env.main and (run.step % cfg.image_every == 0 or last):
+                run.figures(out / "images")
+            signum = signals.received()
+            saved = None
+            if run.step % cfg.ckpt_every == 0 or last or signum:
+                state = run.checkpoint()
+                saved = None if state is None else ckpt.save(out, state, keep=cfg.keep_ckpts)
+            if signum:
+                bar.close()
+                raise Stopped(signum, run.step, saved)
     bar.close()
     if env.main and cfg.eval_samples:
         run.final(out, progress)

@@ -12,11 +12,15 @@ class DivergenceError(RuntimeError):
     """Raised when training produces non-finite values or an exploding energy gap."""
 
 
+REMEDY = ("continue from the last checkpoint with lower learning rates (the same command with --resume and, e.g., "
+          "lr_hat=<half of it>), or set on_divergence=rollback to have the run do that itself")
+
+
 def check_finite(step: int, values: dict[str, float]) -> None:
     """Stop a run whose logged values turned non-finite (DivergenceError)."""
     bad = {k: v for k, v in values.items() if not math.isfinite(v)}
     if bad:
-        raise DivergenceError(f"training diverged at step {step}: non-finite {bad}")
+        raise DivergenceError(f"training diverged at step {step}: non-finite {bad}; {REMEDY}")
 
 
 def check_finite_gap(step: int, gap: float, limit: float, values: dict[str, float]) -> None:
@@ -25,8 +29,8 @@ def check_finite_gap(step: int, gap: float, limit: float, values: dict[str, floa
     if abs(gap) > limit:
         raise DivergenceError(
             f"training diverged at step {step}: |mean H(X+) - mean H(X-)| = {abs(gap):.3g} exceeds diverge_gap={limit:g}."
-            " Samples no longer keep up with the hat network; lower lr_hat, raise sampler.steps or set energy_reg>0,"
-            " then resume from the last checkpoint or restart")
+            f" Samples no longer keep up with the hat network: {REMEDY} (or start again with more sampler.steps or"
+            " energy_reg > 0)")
 
 
 class StatsLog:
