@@ -169,15 +169,15 @@ def _rollback(run: TrainingRun, out: Path, log: StatsLog, failure: DivergenceErr
     """Continue from the newest checkpoint with the learning rates times ``rollback_lr`` (logged in stats.jsonl)."""
     found = ckpt.list_checkpoints(out)
     if not found:
-        raise DivergenceError(f"{failure}; no checkpoint to roll back to yet: lower ckpt_every, or restart with a lower "
-                              "learning rate") from None
+        raise DivergenceError(f"{failure.reason}, and there is no checkpoint to roll back to yet",
+                              "lower ckpt_every, or start again with lower learning rates") from None
     diverged_at, scale = run.step, run.lr_scale * run.cfg.rollback_lr
     run.restore(ckpt.load(found[-1]))
     run.scale_lrs(scale / run.lr_scale)  # lower than before the divergence, whichever scale the checkpoint had
     log.truncate_after(run.step)
     log.write(run.step, {"rollback": {"diverged_at": diverged_at, "to_step": run.step, "lr_scale": run.lr_scale,
-                                      "reason": str(failure)}})
-    warnings.warn(f"{failure}. Rolled back to step {run.step}, learning rates now x{run.lr_scale:g} "
+                                      "reason": failure.reason}})
+    warnings.warn(f"{failure.reason}: rolled back to step {run.step}, learning rates now x{run.lr_scale:g} "
                   "(on_divergence=rollback)", stacklevel=2)
 
 

@@ -8,19 +8,24 @@ from pathlib import Path
 from typing import Any
 
 
-class DivergenceError(RuntimeError):
-    """Raised when training produces non-finite values or an exploding energy gap."""
-
-
 REMEDY = ("continue from the last checkpoint with lower learning rates (the same command with --resume and, e.g., "
           "lr_hat=<half of it>), or set on_divergence=rollback to have the run do that itself")
+
+
+class DivergenceError(RuntimeError):
+    """Raised when training produces non-finite values or an exploding energy gap: ``reason`` says what happened,
+    the message adds what to do."""
+
+    def __init__(self, reason: str, advice: str = REMEDY) -> None:
+        self.reason = reason
+        super().__init__(f"{reason}; {advice}" if advice else reason)
 
 
 def check_finite(step: int, values: dict[str, float]) -> None:
     """Stop a run whose logged values turned non-finite (DivergenceError)."""
     bad = {k: v for k, v in values.items() if not math.isfinite(v)}
     if bad:
-        raise DivergenceError(f"training diverged at step {step}: non-finite {bad}; {REMEDY}")
+        raise DivergenceError(f"training diverged at step {step}: non-finite {bad}")
 
 
 def check_finite_gap(step: int, gap: float, limit: float, values: dict[str, float]) -> None:
@@ -28,9 +33,9 @@ def check_finite_gap(step: int, gap: float, limit: float, values: dict[str, floa
     check_finite(step, values)
     if abs(gap) > limit:
         raise DivergenceError(
-            f"training diverged at step {step}: |mean H(X+) - mean H(X-)| = {abs(gap):.3g} exceeds diverge_gap={limit:g}."
-            f" Samples no longer keep up with the hat network: {REMEDY} (or start again with more sampler.steps or"
-            " energy_reg > 0)")
+            f"training diverged at step {step}: |mean H(X+) - mean H(X-)| = {abs(gap):.3g} exceeds diverge_gap={limit:g}"
+            " (samples no longer keep up with the hat network)",
+            f"{REMEDY} (or start again with more sampler.steps or energy_reg > 0)")
 
 
 class StatsLog:
