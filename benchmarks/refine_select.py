@@ -11,7 +11,7 @@ two halves and the sampling seeds in two, and each method's chain length is chos
    ``--seed`` (`hatebm.eval.compare.paired_samples`), scored against the second half.
 
 Writes ``OUT/select.json`` (every candidate, as it is scored: a rerun skips those done with the same protocol),
-``OUT/report.json`` and the report's uint8 sets ``OUT/{base,ddls,hat_s<i>}.npz``.
+``OUT/report.json`` (once every method is scored) and the report's uint8 sets ``OUT/{base,ddls,hat_s<i>}.npz``.
 
     python benchmarks/refine_select.py runs/refine/gan runs/refine/hat_s0 runs/refine/hat_s1 --out runs/refine/select
 """
@@ -111,8 +111,8 @@ def main() -> None:
                                        progress=False, **overrides)
         report[name] = score(images, stats, report_ref, k)
         save_npz(out / f"{name}.npz", {"images": images}, {"method": name, "steps": k, **report["protocol"]})
-        _save(out / "report.json", report)
         print("report", _line(name, report[name]), flush=True)
+    _save(out / "report.json", report)  # written once complete: `make refine` skips this step when it exists
 
 
 if __name__ == "__main__":

@@ -151,3 +151,41 @@ def test_cli_prints_the_table_and_writes(runs, tmp_path, monkeypatch, capsys, sq
     assert row.split()[1:3] == ["2", f"{saved['hat_K2']['fid']:.4f}"] and row.split()[5:7] == ["4.0", "3.0"]
     assert main(["compare", str(gan), str(hat), "-n", "1", "--quiet"]) == 2
     assert "at least 2 samples" in capsys.readouterr().err
+
+
+def test_refine_select_chooses_on_one_half_and_reports_on_the_other(runs, reference, tmp_path, monkeypatch, capsys):
+    """benchmarks/refine_select.py: each method's K is the lowest selection FID (the Hat EBM's mean over its training
+    seeds), the report uses other sampling seeds and the other half of the reference, and a rerun reuses the scored
+    candidates."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "refine_select", Path(__file__).resolve().parents[2] / "benchmarks" / "refine_select.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    gan, hat, _ = runs
+    out = tmp_path / "select"
+    argv = ["refine_select.py", str(gan), str(hat), str(hat), "--hat-steps", "0", "2", "--ddls-steps", "0", "3",
+            "--select-n", "4", "-n", "5", "--ref", str(reference.path), "--device", "cpu", "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    script.main()
+    chosen = json.loads((out / "report.json").read_text())["protocol"]["chosen"]
+    done = json.loads((out / "select.json").read_text())
+    assert chosen["ddls"] == min((0, 3), key=lambda k: done[f"ddls_K{k}"]["fid"])
+    assert chosen["hat"] == min((0, 2), key=lambda k: done[f"hat_s0_K{k}"]["fid"] + done[f"hat_s1_K{k}"]["fid"])
+    assert done["hat_s0_K0"]["fid"] == done["ddls_K0"]["fid"]  # K = 0 is the base for both methods
+    base = np.load(out / "base.npz")["images"]
+    assert np.array_equal(base, load_model(gan, "cpu", method="generator").draw(5, seed=0, progress=False))
+    report = json.loads((out / "report.json").read_text())
+    assert report["hat_s0"]["fid"] == report["hat_s1"]["fid"]  # the same run twice: the same paired set
+    calls = []
+    monkeypatch.setattr(script, "paired_samples", lambda *a, **k: calls.append(a) or (base, {}))
+    monkeypatch.setattr(script, "score", lambda images, stats, ref, k: {"steps": k, "fid": 0.0, "kid": 0.0,
+                                                                       "kid_std": 0.0, "seconds": 0.0, "z_move": 0.0})
+    script.main()
+    assert len(calls) == 4  # the report only: every selection candidate was read back from select.json
+    monkeypatch.setattr(sys, "argv", [*argv, "--seed", "1"])
+    with pytest.raises(SystemExit, match="must differ"):
+        script.main()
