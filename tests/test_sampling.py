@@ -70,7 +70,7 @@ def test_joint_with_both_priors_recovers_joint_gaussian():
     assert torch.allclose(torch.cov(s.T), cov, atol=0.04)
 
 
-@pytest.mark.parametrize("order", ["yz", "zy"])
+@pytest.mark.parametrize("order", ["yz", "zy", "joint"])
 def test_joint_orders_both_valid_and_differ(order):
     torch.manual_seed(3)
     ebm = HatEBM(QuadHat(torch.zeros(2), 1.0), linear_gen(torch.eye(2), torch.zeros(2)), (2,), z_prior=True)

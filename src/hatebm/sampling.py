@@ -8,6 +8,17 @@ Y and Z have their own step sizes. The Y drift ``(eps_y**2 / 2) grad_Y U`` is cl
 of at most ``max_drift_y``. Only the states are differentiated (``torch.autograd.grad``); the networks are frozen
 for the duration of sampling, so no parameter gradient is ever computed here.
 
+The joint sampler runs the steps in one of three orders (``LangevinConfig.order``):
+
+* ``"yz"`` (the paper, eqs 6-7): a Y step with G(Z) fixed, then a Z step at the new Y; two hat passes per step.
+* ``"zy"`` (the authors' code): the same two updates, Z first.
+* ``"joint"`` (beyond the paper): one hat pass per step gives grad_Y U and grad_Z U at the same (Y, Z), and both move
+  at once, ``Y <- Y - clip((eps_y**2 / 2) grad_Y U) + eps_y xi_Y`` and ``Z <- Z - (eps_z**2 / 2) grad_Z U + eps_z xi_Z``
+  (Y's noise drawn before Z's). This is Langevin on the joint state (Y, Z) with the constant diagonal preconditioner
+  diag(eps_y**2, eps_z**2), so it targets the same density exp(-U) while saving a hat forward and backward per step.
+
+The drift norms are summed on the device (float64) and read once per chain, so a step makes no host sync.
+
 Noise comes from torch's global generator, or per image from :class:`ImageNoise` (one generator per image, seeded by
 the image's seed), so that a sample depends only on its seed: not on the batch it was drawn in, nor on the rank.
 """
@@ -36,7 +47,9 @@ class LangevinConfig:
     max_drift_y: float | None = 2.5  # per-sample L2 bound on the Y drift; None disables clipping
     noise: bool = True
     y0_scale: float = 0.0  # Y0 = y0_scale * N(0, I); the paper starts from Y0 = 0
-    order: Literal["yz", "zy"] = "yz"  # joint sampler: the paper updates Y then Z (eqs 6-7), the authors' code Z then Y
+    # joint sampler: "yz" updates Y then Z (the paper, eqs 6-7), "zy" Z then Y (the authors' code), "joint" both at
+    # once from one hat pass (beyond the paper; see the module docstring)
+    order: Literal["yz", "zy", "joint"] = "yz"
     record_every: int = 0  # keep (X, G(Z), Y) every k steps for path figures (Fig 3); 0 = off
 
     def __post_init__(self) -> None:
@@ -58,8 +71,9 @@ class LangevinConfig:
                 note = f" (0 holds {name[-1].upper()} fixed)" if name.startswith("eps") else ""
                 raise ValueError(f"{name} must be {'positive and finite or none' if positive else '>= 0 and finite'}, "
                                  f"got {value!r}{note}")
-        if self.order not in ("yz", "zy"):
-            raise ValueError(f"order must be 'yz' (paper) or 'zy' (authors' code), got {self.order!r}")
+        if self.order not in ("yz", "zy", "joint"):
+            raise ValueError(f"order must be 'yz' (paper), 'zy' (authors' code) or 'joint' (one hat pass per step), "
+                             f"got {self.order!r}")
 
 
 @dataclass
@@ -92,7 +106,8 @@ class ImageNoise:
         return self.randn(*x.shape[1:]).to(x.dtype)
 
 
-Noise = Callable[[Tensor], Tensor]  # torch.randn_like, or ImageNoise.randn_like
+# torch.randn_like, or ImageNoise.randn_like; it must return a fresh tensor, which the sampler scales in place
+Noise = Callable[[Tensor], Tensor]
 
 
 @contextlib.contextmanager
@@ -120,11 +135,19 @@ def clip_per_sample(v: Tensor, max_norm: float | None) -> Tensor:
 
 def mean_norm(v: Tensor) -> float:
     """Mean over the batch of each sample's L2 norm."""
-    return v.flatten(1).norm(dim=1).mean().item()
+    return _mean_norm(v).item()
+
+
+def _mean_norm(v: Tensor) -> Tensor:
+    """:func:`mean_norm` left on the device (a 0-d tensor of ``v``'s dtype): no host sync."""
+    return v.flatten(1).norm(dim=1).mean()
 
 
 class _Chain:
-    """State of a batch of chains; ``gz`` is G(z), kept attached to ``z`` only while Z is being sampled."""
+    """State of a batch of chains; ``gz`` is G(z), kept attached to ``z`` only while Z is being sampled.
+
+    ``drift_y_sum`` / ``drift_z_sum`` add up each step's mean drift norm on the device in float64 (the same double sum
+    as adding the float32 means on the host), read once in :meth:`result`."""
 
     def __init__(self, ebm: HatEBM, z: Tensor, cfg: LangevinConfig, track_z: bool, noise: Noise | None) -> None:
         self.ebm, self.cfg, self.randn_like = ebm, cfg, noise or torch.randn_like
@@ -133,36 +156,58 @@ class _Chain:
         gz = ebm.generator(self.z).float()  # states stay fp32 under bf16 autocast
         self.gz = gz if track_z else gz.detach()
         self.y = cfg.y0_scale * self.randn_like(self.gz)
-        self.drift_y = self.drift_z = 0.0
+        self.drift_y_sum = torch.zeros((), dtype=torch.float64, device=gz.device)
+        self.drift_z_sum = torch.zeros((), dtype=torch.float64, device=gz.device)
         self.path: list[dict[str, Tensor]] = []
+
+    def _langevin(self, state: Tensor, drift: Tensor, eps: float) -> Tensor:
+        """``state - drift + eps * xi`` as a new tensor, xi drawn only when noise is on (scaled and added in place)."""
+        new = state.detach() - drift
+        if self.cfg.noise:
+            new += self.randn_like(new).mul_(eps)
+        return new
+
+    def _move_y(self, y: Tensor, grad: Tensor) -> None:
+        cfg = self.cfg
+        drift = clip_per_sample(0.5 * cfg.eps_y**2 * grad, cfg.max_drift_y)
+        self.drift_y_sum += _mean_norm(drift).double()
+        self.y = self._langevin(y, drift, cfg.eps_y)
+
+    def _move_z(self, grad: Tensor) -> None:
+        """The Z update from ``grad_Z U``, then G at the new Z (attached to it, for the next step's gradient)."""
+        cfg = self.cfg
+        drift = 0.5 * cfg.eps_z**2 * grad
+        self.drift_z_sum += _mean_norm(drift).double()
+        self.z = self._langevin(self.z, drift, cfg.eps_z).requires_grad_(True)
+        self.gz = self.ebm.generator(self.z).float()
 
     def step_y(self) -> None:
         """Eq 6: Langevin on Y with G(Z) held fixed; eps_y = 0 holds Y where it is (no hat pass, no noise drawn)."""
-        cfg = self.cfg
-        if cfg.eps_y == 0:
+        if self.cfg.eps_y == 0:
             return
         y = self.y.requires_grad_(True)
         energy = self.ebm.energy_at(y, self.gz.detach(), None).sum()
         (grad,) = torch.autograd.grad(energy, y)
-        drift = clip_per_sample(0.5 * cfg.eps_y**2 * grad, cfg.max_drift_y)
-        self.drift_y += mean_norm(drift)
-        y = y.detach() - drift
-        if cfg.noise:
-            y = y + cfg.eps_y * self.randn_like(y)
-        self.y = y
+        self._move_y(y, grad)
 
     def step_z(self) -> None:
         """Eq 7: Langevin on Z with Y held fixed; gradients flow through the frozen generator."""
-        cfg = self.cfg
         energy = self.ebm.energy_at(self.y.detach(), self.gz, self.z).sum()
         (grad,) = torch.autograd.grad(energy, self.z)
-        drift = 0.5 * cfg.eps_z**2 * grad
-        self.drift_z += mean_norm(drift)
-        z = self.z.detach() - drift
-        if cfg.noise:
-            z = z + cfg.eps_z * self.randn_like(z)
-        self.z = z.requires_grad_(True)
-        self.gz = self.ebm.generator(self.z).float()
+        self._move_z(grad)
+
+    def step_joint(self) -> None:
+        """``order="joint"`` (beyond the paper): one hat forward and backward give grad_Y U and grad_Z U at the current
+        (Y, Z); Y then Z move with their own step sizes (the Y drift clipped as in eq 6), Y's noise drawn before Z's,
+        and G(Z) is recomputed once. eps_y = 0 holds Y where it is (no Y gradient, no Y noise): the step is then
+        exactly :meth:`step_z`."""
+        move_y = self.cfg.eps_y != 0
+        y = self.y.requires_grad_(True) if move_y else self.y.detach()
+        energy = self.ebm.energy_at(y, self.gz, self.z).sum()
+        grads = torch.autograd.grad(energy, (y, self.z) if move_y else (self.z,))
+        if move_y:
+            self._move_y(y, grads[0])
+        self._move_z(grads[-1])
 
     def record(self, step: int) -> None:
         every = self.cfg.record_every
@@ -174,8 +219,9 @@ class _Chain:
     def result(self) -> SampleResult:
         steps = max(self.cfg.steps, 1)
         gz = self.gz.detach()
+        drift_y, drift_z = torch.stack((self.drift_y_sum, self.drift_z_sum)).tolist()  # the chain's one host sync
         return SampleResult(x=gz + self.y.detach(), y=self.y.detach(), z=self.z.detach(), z0=self.z0,
-                            drift_y=self.drift_y / steps, drift_z=self.drift_z / steps, path=self.path)
+                            drift_y=drift_y / steps, drift_z=drift_z / steps, path=self.path)
 
 
 def sample_conditional(ebm: HatEBM, z: Tensor, cfg: LangevinConfig, noise: Noise | None = None) -> SampleResult:
@@ -191,12 +237,14 @@ def sample_conditional(ebm: HatEBM, z: Tensor, cfg: LangevinConfig, noise: Noise
 
 
 def sample_joint(ebm: HatEBM, z: Tensor, cfg: LangevinConfig, noise: Noise | None = None) -> SampleResult:
-    """Joint Hat EBM sampler (§3.2): alternating Langevin updates of Y (eq 6) and Z (eq 7), one G pass per step.
-    ``noise`` draws the Langevin noise (default ``torch.randn_like``)."""
+    """Joint Hat EBM sampler (§3.2), one G pass per step. ``cfg.order`` "yz" (paper) or "zy" alternates Langevin
+    updates of Y (eq 6) and Z (eq 7), two hat passes per step; "joint" (beyond the paper) moves Y and Z together from
+    one hat pass (:meth:`_Chain.step_joint`). ``noise`` draws the Langevin noise (default ``torch.randn_like``)."""
     with frozen(ebm):
         chain = _Chain(ebm, z, cfg, True, noise)
         chain.record(0)
-        updates = [chain.step_y, chain.step_z] if cfg.order == "yz" else [chain.step_z, chain.step_y]
+        updates = {"yz": [chain.step_y, chain.step_z], "zy": [chain.step_z, chain.step_y],
+                   "joint": [chain.step_joint]}[cfg.order]
         for k in range(1, cfg.steps + 1):
             for update in updates:
                 update()
