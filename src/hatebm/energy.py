@@ -59,7 +59,8 @@ class HatEBM(nn.Module):
 
     def sample(self, n_or_z: int | Tensor, mode: Literal["joint", "conditional"] = "joint",
                config: LangevinConfig | None = None, **overrides: Any) -> SampleResult:
-        """Run the joint (eqs 6-7 alternating, or ``order="joint"``: one hat pass per step) or conditional (§3.3) sampler from ``Y0`` and ``Z`` (given, or drawn from N(0, I)).
+        """Run the joint (eqs 6-7 alternating, or ``order="joint"``: one hat pass per step) or conditional (§3.3)
+        sampler from ``Y0`` and ``Z`` (given, or drawn from N(0, I)).
 
         Settings come from ``config`` (a :class:`LangevinConfig`) with keyword ``overrides`` (``steps``, ``eps_y``,
         ``eps_z``, ``max_drift_y``, ``noise``, ``y0_scale``, ``order``, ``record_every``).
