@@ -106,25 +106,49 @@ class Checkpoint:
 
     @classmethod
     def from_files(cls, tensors: dict[str, Tensor], state: dict[str, Any], where: str = "checkpoint") -> Checkpoint:
-        """Parse a checkpoint's tensors and state.json (either format)."""
+        """Parse a checkpoint's tensors and state.json (either format); a state.json that is not a checkpoint's (not an
+        object, entries missing or of the wrong type, a config that does not validate) is one ValueError naming
+        ``where``."""
+        if not isinstance(state, dict):
+            raise ValueError(f"{where}: {STATE} holds a JSON {type(state).__name__}, not a checkpoint's object; use "
+                             "another checkpoint of the run")
         try:
             if "format" not in state:
                 state = _from_format_1(state)
             if state["format"] == 2:
                 tensors, state = _from_format_2(tensors, state)
-            if state["format"] != FORMAT:
-                raise ValueError(f"{where} has checkpoint format {state['format']}, this hatebm reads format {FORMAT} "
-                                 "(and 1, 2): upgrade hatebm to read it")
-            config = from_dict({"run": state["run"], **state["config"]})
+        except (KeyError, TypeError, AttributeError) as err:
+            raise ValueError(f"{where}: {STATE} lacks or garbles {err}; use another checkpoint of the run") from None
+        except ValueError as err:
+            raise ValueError(f"{where}: {STATE}: {err}; use another checkpoint of the run") from None
+        if state["format"] != FORMAT:
+            raise ValueError(f"{where} has checkpoint format {state['format']}, this hatebm reads format {FORMAT} "
+                             "(and 1, 2): upgrade hatebm to read it")
+        try:
+            try:
+                config = from_dict({"run": state["run"], **state["config"]}).validate()
+            except ValueError as err:
+                raise ValueError(f"its config: {err}") from None
             groups = state["optim_groups"]
             g = state["generator"]
-            generator = GeneratorSpec(g["spec"], tuple(int(s) for s in g["latent_shape"]), bool(g["sphere"]))
-            info, step, streams, hat = DataInfo(**state["data_info"]), int(state["step"]), state["streams"], state["hat"]
-            if int(state["world"]) != len(streams):
+            if not isinstance(g["spec"], dict) or not isinstance(g["spec"].get("type"), str):
+                raise ValueError(f"generator spec {g['spec']!r} is not an object with a \"type\"")
+            generator = GeneratorSpec(g["spec"], tuple(_number("generator.latent_shape", s, int)
+                                                       for s in g["latent_shape"]), bool(g["sphere"]))
+            info = state["data_info"]
+            if not isinstance(info, dict) or sorted(info) != ["channels", "height", "width"]:
+                raise ValueError(f"data_info {info!r} is not {{\"height\", \"width\", \"channels\"}}")
+            info, streams, hat = DataInfo(**info), state["streams"], state["hat"]
+            step = _number("step", state["step"], int)
+            if hat is not None and not isinstance(hat, dict):
+                raise TypeError("hat")
+            if _number("world", state["world"], int) != len(streams):
                 raise KeyError("world")
-            lr_scale = float(state.get("lr_scale", 1.0))
+            lr_scale = _number("lr_scale", state.get("lr_scale", 1.0), float)
         except (KeyError, TypeError) as err:
-            raise ValueError(f"{where}: state.json lacks or garbles {err}; use another checkpoint of the run") from None
+            raise ValueError(f"{where}: {STATE} lacks or garbles {err}; use another checkpoint of the run") from None
+        except ValueError as err:
+            raise ValueError(f"{where}: {STATE}: {err}; use another checkpoint of the run") from None
         ranks = [_rank_state(tensors, f"rank{r}", stream) for r, stream in enumerate(streams)]
         nets: dict[str, dict[str, Tensor]] = {}
         for key, value in tensors.items():
@@ -133,6 +157,14 @@ class Checkpoint:
                 nets.setdefault(head, {})[rest] = value
         optimizers = {name: (subdict(tensors, f"optim.{name}"), groups[name]) for name in groups}
         return cls(step, config, info, generator, hat, nets, optimizers, ranks, lr_scale)
+
+
+def _number(key: str, value: Any, tp: type) -> Any:
+    """``value`` of the state.json entry ``key`` as ``tp`` (int or float), or the ValueError naming it."""
+    try:
+        return tp(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{key} is {value!r}, not a number") from None
 
 
 def _rank_state(tensors: dict[str, Tensor], prefix: str, stream: dict[str, int]) -> RankState:
@@ -280,8 +312,14 @@ def resolve(path: str | Path) -> Path:
         return p
     found = list_checkpoints(p)
     if not found:
+        root = p / "checkpoints"
+        folders = [q for q in sorted(root.glob(f"{PREFIX}*")) if q.is_dir()] if root.is_dir() else []
+        folders += [p] if p.name.startswith(PREFIX) and p.is_dir() else []
+        lacks = {q: " and ".join(f for f in (STATE, TENSORS) if not (q / f).is_file()) for q in folders}
+        incomplete = "".join(f"; {q} is incomplete (it lacks {what})" for q, what in lacks.items())
         raise FileNotFoundError(f"no checkpoint at {p}: expected a checkpoint folder (with {STATE}) or a run folder "
-                                f"with checkpoints/{PREFIX}*; train one with `hatebm train PRESET --out {p}`")
+                                f"with checkpoints/{PREFIX}*{incomplete}; train one with `hatebm train PRESET --out "
+                                f"{p}`")
     return found[-1]
 
 

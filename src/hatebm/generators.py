@@ -155,18 +155,19 @@ def build_from_spec(spec: dict[str, Any], trust: bool = False, what: str = "this
 
     ``torchscript`` and ``factory`` specs run code that the spec names: without ``trust`` they raise
     :func:`untrusted_error` (``what`` names the checkpoint, ``allow`` the ways to allow it)."""
-    if spec["type"] == "hatebm":
+    if spec.get("type") == "hatebm" and isinstance(spec.get("model"), dict):
         return _native(spec["model"])
-    if spec["type"] in UNTRUSTED and not trust:
+    if spec.get("type") in UNTRUSTED and not trust:
         raise untrusted_error(spec, what, allow)
-    if spec["type"] == "torchscript":
+    if spec.get("type") == "torchscript":
         return _torchscript(spec["path"])
-    if spec["type"] == "factory":
+    if spec.get("type") == "factory":
         return call_factory(spec["factory"])
-    if spec["type"] == "custom":
+    if spec.get("type") == "custom":
         raise ValueError(f"this run's generator is the user-defined {spec['class']}: pass it again (Python: "
                          "generator=MODULE; CLI: --generator MODULE:FUNCTION returning one)")
-    raise ValueError(f"unknown generator spec type {spec['type']!r}")
+    raise ValueError(f"{what} records an unknown generator spec {spec!r} (types: hatebm, torchscript, factory, "
+                     "custom); use another checkpoint")
 
 
 def load_weights(module: nn.Module, tensors: dict[str, Tensor], what: str, net: str = "generator") -> None:
@@ -174,7 +175,10 @@ def load_weights(module: nn.Module, tensors: dict[str, Tensor], what: str, net: 
     try:
         module.load_state_dict(tensors)
     except RuntimeError as err:
-        raise ValueError(f"the weights in {what} do not fit the {net}: {str(err).splitlines()[0]} "
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        detail = " ".join([lines[0].rstrip(":") + ":", *lines[1:2]])
+        detail = detail if len(detail) <= 300 else detail[:300] + "..."
+        raise ValueError(f"the weights in {what} do not fit the {net}: {detail} "
                          "(check that the factory builds the architecture the weights were saved from)") from None
 
 
@@ -207,7 +211,10 @@ def load_generator(source: str, weights: str | None = None, latent_shape: Sequen
         if weights is not None:
             raise ValueError(f"generator.weights applies to package.module:function factories, not to the "
                              f"checkpoint {source}, which holds its own weights")
-        saved = ckpt.load(path)
+        try:
+            saved = ckpt.load(path)
+        except FileNotFoundError as err:
+            raise FileNotFoundError(f"generator source {source}: {err}") from None
         target = spec_target(saved.generator.spec)
         allow = (f"{trust_hint}, or name it yourself: generator.source={target}" +
                  (" with generator.weights=FILE.safetensors (its state dict)"
@@ -230,7 +237,12 @@ def load_generator(source: str, weights: str | None = None, latent_shape: Sequen
     if weights is not None:
         if not Path(weights).is_file():
             raise FileNotFoundError(f"generator weights {weights} not found (expected a .safetensors state dict)")
-        load_weights(module, load_file(weights), weights)
+        try:
+            tensors = load_file(weights)
+        except Exception as err:  # safetensors raises its own error type for files that are not safetensors
+            raise ValueError(f"generator weights {weights} are not a readable .safetensors state dict ({err}); save "
+                             "them with safetensors.torch.save_file(G.state_dict(), FILE)") from None
+        load_weights(module, tensors, weights)
     shape = module_latent_shape(module, latent_shape)
     if shape is None:
         raise ValueError(f"the latent shape of generator {source} is unknown: set generator.latent_shape "

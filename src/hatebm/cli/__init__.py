@@ -7,7 +7,7 @@ import importlib
 import os
 import sys
 
-from hatebm.cli.common import parser_kwargs
+from hatebm.cli.common import Parser, parser_kwargs
 
 COMMANDS = ("train", "sample", "fid", "proxy_fid", "ood", "figures", "data", "compare")
 
@@ -15,8 +15,7 @@ COMMANDS = ("train", "sample", "fid", "proxy_fid", "ood", "figures", "data", "co
 def build_parser() -> argparse.ArgumentParser:
     from hatebm import __version__
 
-    parser = argparse.ArgumentParser(prog="hatebm", description="Hat EBMs: energy-based models on any generator.",
-                                     **parser_kwargs())
+    parser = Parser(prog="hatebm", description="Hat EBMs: energy-based models on any generator.", **parser_kwargs())
     parser.add_argument("--version", action="version", version=f"hatebm {__version__}")
     parser.add_argument("--debug", action="store_true", help=f"show tracebacks of errors (anywhere on the line; or "
                                                              f"{DEBUG}=1)")

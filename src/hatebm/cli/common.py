@@ -12,6 +12,8 @@ Every parser shows its defaults in ``--help`` (:func:`parser_kwargs`).
 from __future__ import annotations
 
 import argparse
+import typing
+from pathlib import Path
 from typing import Any
 
 
@@ -26,9 +28,37 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return text + " (default: %(default)s)"
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (what is wrong, where the options are listed), like every other
+    failure of `hatebm`; subcommands' parsers are of this class too."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` lists the options)\n")
+
+
 def parser_kwargs(**kw: Any) -> dict[str, Any]:
     """Keyword arguments for ``add_parser``: the formatter that shows defaults, plus ``kw``."""
     return {"formatter_class": HelpFormatter, **kw}
+
+
+def check_out(path: str | Path, flag: str = "--out", folder: bool = False) -> Path:
+    """``path`` as given to ``flag``, checked before any work is done: not an existing folder (unless ``folder``) nor a
+    file (if ``folder``), and not under a regular file; else one ValueError naming the flag."""
+    out = Path(path)
+    if out.is_dir() and not folder:
+        raise ValueError(f"{flag} {out} is a folder: pass a file name")
+    if out.exists() and folder and not out.is_dir():
+        raise ValueError(f"{flag} {out} is a file: pass a folder")
+    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise ValueError(f"{flag} {out} cannot be written: {blocker} is a file, not a folder")
+    return out
+
+
+def check_count(value: int | None, flag: str, least: int = 1) -> None:
+    """ValueError naming ``flag`` unless ``value`` (when given) is at least ``least``."""
+    if value is not None and value < least:
+        raise ValueError(f"{flag} must be at least {least}, got {value}")
 
 
 def add_device(p: argparse.ArgumentParser) -> None:

@@ -62,6 +62,8 @@ def table(results: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from hatebm.eval.compare import paired_comparison
 
+    if args.out:
+        common.check_out(args.out, folder=True)
     results = paired_comparison(
         args.gan, args.hat, n=args.n, seed=args.seed, steps=args.steps, ddls_steps=args.ddls_steps,
         ddls_eps=args.ddls_eps, ref=args.ref, ref_n=args.ref_n, out=args.out, batch_size=args.batch_size,

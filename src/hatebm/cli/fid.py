@@ -92,6 +92,8 @@ def run_calc(args: argparse.Namespace) -> int:
     from hatebm.eval.fid import compute_metrics, describe
     from hatebm.eval.reference import ReferenceStats, is_statistics_file
 
+    if args.out:
+        common.check_out(args.out)
     samples, source = common.samples_from_args(args)
     if samples is None:  # another rank of a torchrun job: it drew its share, rank 0 computes and writes
         return 0

@@ -56,6 +56,7 @@ def run_grid(args: argparse.Namespace) -> int:
     from hatebm.data.registry import parse_spec
     from hatebm.eval.figures import save_grid
 
+    common.check_out(args.out)
     if args.n < 1:
         raise ValueError(f"--n must be at least 1, got {args.n}")
     name, split, root = parse_spec(args.images)
@@ -70,6 +71,7 @@ def run_path(args: argparse.Namespace) -> int:
     from hatebm.eval.figures import save_model_path
     from hatebm.model import load_model
 
+    common.check_out(args.out)
     torch.manual_seed(args.seed)
     model = load_model(args.model, args.device, hat=args.hat, generator=args.generator,
                        trust_generator=args.trust_generator)
@@ -82,6 +84,7 @@ def run_hist(args: argparse.Namespace) -> int:
     from hatebm.eval.figures import legend_labels, save_energy_histogram
     from hatebm.eval.ood import load_scores
 
+    common.check_out(args.out)
     scores, protocol = load_scores(args.scores)
     labels = legend_labels({"in": protocol["in"]["spec"], **{k: v["spec"] for k, v in protocol["out"].items()}})
     print(f"wrote {save_energy_histogram(scores, args.out, args.bins, labels)}")
@@ -91,6 +94,7 @@ def run_hist(args: argparse.Namespace) -> int:
 def run_curves(args: argparse.Namespace) -> int:
     from hatebm.eval.figures import read_stats, save_training_curves
 
+    common.check_out(args.out)
     records = read_stats(args.stats)
     print(f"wrote {save_training_curves(records, args.out, args.keys, args.smooth)} ({len(records)} records)")
     return 0

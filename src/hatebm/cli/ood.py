@@ -45,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
     from hatebm.eval.ood import evaluate, parse_sets
     from hatebm.model import load_model
 
+    for given, flag in ((args.out, "--out"), (args.metrics, "--metrics")):
+        if given:
+            common.check_out(given, flag)
     checkpoint = resolve(args.model)
     run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint
     env = setup(args.device)

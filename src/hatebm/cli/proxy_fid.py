@@ -52,6 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run_calc(args: argparse.Namespace) -> int:
     from hatebm.eval.proxy import LABEL, proxy_fid, write_proxy_metrics
 
+    if args.out:
+        common.check_out(args.out)
     samples, source = common.samples_from_args(args)
     if samples is None:  # another rank of a torchrun job: it drew its share, rank 0 computes and writes
         return 0
@@ -72,7 +74,7 @@ def run_train(args: argparse.Namespace) -> int:
     from hatebm.data import load_labeled
     from hatebm.eval.proxy import inside_package, save_classifier, train_classifier, trained_weights_path
 
-    out = args.out or trained_weights_path()
+    out = common.check_out(args.out) if args.out else trained_weights_path()
     if inside_package(out) and not args.overwrite_package:  # before a minute of training, not after
         raise ValueError(f"--out {out} lies inside the installed hatebm package: write elsewhere (default: the hatebm "
                          "cache) or pass --overwrite-package to replace it")

@@ -8,9 +8,10 @@ own GPU and rank 0 writes the set."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import math
 
-from hatebm.cli.common import add_device, add_model_modules, add_quiet, add_seed, parser_kwargs
+from hatebm.cli.common import (add_device, add_model_modules, add_quiet, add_seed, check_count, check_out,
+                               parser_kwargs)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -42,9 +43,14 @@ def run(args: argparse.Namespace) -> int:
     from hatebm.eval.samples import draw_set
     from hatebm.model import load_model
 
-    out = Path(args.out)
+    out = check_out(args.out)
     if out.suffix != ".npz":
         raise ValueError(f"--out must end in .npz, got {out}")
+    check_count(args.n, "-n/--n")
+    check_count(args.batch_size, "--batch-size")
+    check_count(args.steps, "--steps", 0)
+    if args.eps_z is not None and not (math.isfinite(args.eps_z) and args.eps_z >= 0):
+        raise ValueError(f"--eps-z must be >= 0 and finite, got {args.eps_z}")
     env = setup(args.device)
     model = load_model(args.model, env.device, args.method, hat=args.hat, generator=args.generator,
                        trust_generator=args.trust_generator)

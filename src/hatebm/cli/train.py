@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from hatebm.cli.common import add_quiet, parser_kwargs
+from hatebm.cli.common import add_quiet, check_out, parser_kwargs
 from hatebm.config import (AutoencoderConfig, GanConfig, HatConfig, RunConfig, load_config, override, preset,
                            preset_names, to_dict)
 
@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(to_dict(cfg), indent=1))
         return 0
     name = args.preset.rsplit("/", 1)[-1].removesuffix(".json")
+    check_out(args.out or f"runs/{name}", folder=True)
     model = hatebm.train(cfg, args.out or f"runs/{name}", resume=args.resume, progress=not args.quiet)
     print(f"run folder: {args.out or f'runs/{name}'} (step {model.step})")
     return 0

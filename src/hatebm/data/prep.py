@@ -106,6 +106,9 @@ def _arrays(name: str, split: str, root: str | None, channels: int | None, fit: 
 def _check_out(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} is a file; choose a folder to write the prepared data into")
+    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise ValueError(f"{out} cannot be written: {blocker} is a file, not a folder; choose another folder")
     if out.is_dir() and any(out.iterdir()):
         if not (out / MANIFEST).is_file():
             raise ValueError(f"{out} already exists, is not empty and is not a prepared folder; choose another folder")

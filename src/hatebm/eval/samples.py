@@ -28,6 +28,8 @@ def draw_set(model: Model, n: int, *, seed: int, steps: int | None = None, batch
              progress: bool = True, **overrides: Any) -> np.ndarray | None:
     """Images 0 .. n-1 of the sample set of ``seed`` (:meth:`Model.draw` with per-image seeds), each rank of a torchrun
     job drawing its share; the whole set on rank 0, None on the other ranks."""
+    if n < 1:
+        raise ValueError(f"the number of samples n must be at least 1, got {n}")
     part = shard(n)
     mine = model.draw(len(part), steps, batch_size, progress, seed=seed, start=part.start, **overrides) if part \
         else None

@@ -32,7 +32,10 @@ from hatebm.train.stream import UserData
 def negated_discriminator(hat: nn.Module, cfg: JointConfig) -> None:
     """Start ``hat`` at -D, D the discriminator of the `hatebm pretrain gan` run ``cfg.hat_init`` (beyond the paper:
     the untrained joint model with Y held at 0, T = 1 and the Z prior is then DDLS on that GAN)."""
-    saved = ckpt.load(cfg.hat_init)
+    try:
+        saved = ckpt.load(cfg.hat_init)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"hat_init={cfg.hat_init}: {err}") from None
     if not isinstance(saved.config, GanConfig):
         raise ValueError(f"hat_init={cfg.hat_init} is a {saved.config.KIND} run; pass a run of `hatebm pretrain gan`")
     gan, ours = saved.config.model, cfg.model

@@ -100,13 +100,13 @@ class TrainingRun:
                           {name: net.state_dict() for name, net in self.nets.items()}, optimizers, ranks,
                           self.lr_scale)
 
-    def restore(self, saved: Checkpoint) -> None:
-        """Continue from ``saved``: weights, optimisers, data position, RNG and step."""
+    def restore(self, saved: Checkpoint, where: str = "the checkpoint to resume") -> None:
+        """Continue from ``saved`` (read from ``where``): weights, optimisers, data position, RNG and step."""
         if saved.hat != self.hat_spec or saved.generator.spec != self.generator_record().spec:
             raise ValueError(f"--resume with other networks than the run's: it was trained with hat {saved.hat} and "
                              f"generator {saved.generator.spec}; pass the same networks")
         for name, net in self.nets.items():
-            load_weights(net, saved.nets.get(name, {}), "the checkpoint to resume", name)
+            load_weights(net, saved.nets.get(name, {}), where, name)
         if len(saved.ranks) != self.env.world:
             raise ValueError(f"the checkpoint was written by a job of {len(saved.ranks)} rank(s), this one has "
                              f"{self.env.world}: resume with --nproc_per_node={len(saved.ranks)} (each rank continues "
@@ -172,7 +172,7 @@ def _rollback(run: TrainingRun, out: Path, log: StatsLog, failure: DivergenceErr
         raise DivergenceError(f"{failure.reason}, and there is no checkpoint to roll back to yet",
                               "lower ckpt_every, or start again with lower learning rates") from None
     diverged_at, scale = run.step, run.lr_scale * run.cfg.rollback_lr
-    run.restore(ckpt.load(found[-1]))
+    run.restore(ckpt.load(found[-1]), f"the checkpoint to roll back to, {found[-1]},")
     run.scale_lrs(scale / run.lr_scale)  # lower than before the divergence, whichever scale the checkpoint had
     log.truncate_after(run.step)
     log.write(run.step, {"rollback": {"diverged_at": diverged_at, "to_step": run.step, "lr_scale": run.lr_scale,
@@ -201,7 +201,7 @@ def training_loop(run: TrainingRun, out: str | Path, env: Dist, resume: bool = F
     if resume:
         saved = ckpt.load(out)
         check_resume(saved, cfg, out)
-        run.restore(saved)
+        run.restore(saved, f"the checkpoint to resume, {ckpt.resolve(out)},")
         log.truncate_after(run.step)
     elif ckpt.list_checkpoints(out):
         raise ValueError(f"{out} already holds checkpoints; pass --resume to continue it or choose a new --out")
