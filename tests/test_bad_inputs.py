@@ -29,16 +29,11 @@ from hatebm import checkpoint as ckpt
 from hatebm.cli import main
 from hatebm.config import TandemConfig, override, preset, to_dict
 from hatebm.sampling import LangevinConfig
+from squares import make_squares
 
 # ---- material, built once per module ---------------------------------------------------------------------------
 
-def squares(n: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    images = np.zeros((n, 28, 28, 1), np.uint8)
-    for i in range(n):
-        s = rng.integers(6, 20)
-        images[i, 14 - s // 2:14 + s // 2, 14 - s // 2:14 + s // 2] = 200
-    return images
+squares = make_squares
 
 
 SMALL = ["eval_samples=0", "amp=false", "iters=2", "ckpt_every=2", "image_every=1000", "log_every=1"]

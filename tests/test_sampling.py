@@ -49,8 +49,9 @@ def test_conditional_recovers_gaussian_of_y_given_z():
     assert torch.allclose(res.x, res.y + z @ A.T + b, atol=1e-6)
 
 
-def test_joint_with_both_priors_recovers_joint_gaussian():
-    # U = ||Az + y - mu||^2/(2 s2 T) + ||y||^2/(2 sy^2) + ||z||^2/2 is Gaussian with precision P.
+def joint_gaussian() -> tuple[HatEBM, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A Hat EBM whose joint density over (Y, Z) in R^2 x R^2 is Gaussian, with its precision P, mean and
+    covariance: U = ||Az + y - mu||^2/(2 s2 T) + ||y||^2/(2 sy^2) + ||z||^2/2."""
     torch.manual_seed(2)
     d, m, s2, T, sy = 2, 2, 1.0, 1.0, 0.7
     mu = torch.tensor([1.0, -0.5])
@@ -63,8 +64,12 @@ def test_joint_with_both_priors_recovers_joint_gaussian():
     P[d:, :d] = c * A.T
     P[d:, d:] = c * A.T @ A + torch.eye(m)
     cov = torch.linalg.inv(P)
-    mean = cov @ torch.cat([c * mu, c * A.T @ mu]).double()
-    res = ebm.sample(torch.randn(5000, m), "joint", steps=600, eps_y=0.1, eps_z=0.1, max_drift_y=None)
+    return ebm, P, cov @ torch.cat([c * mu, c * A.T @ mu]).double(), cov
+
+
+def test_joint_with_both_priors_recovers_joint_gaussian():
+    ebm, _, mean, cov = joint_gaussian()
+    res = ebm.sample(torch.randn(5000, 2), "joint", steps=600, eps_y=0.1, eps_z=0.1, max_drift_y=None)
     s = torch.cat([res.y, res.z], 1).double()
     assert torch.allclose(s.mean(0), mean, atol=0.04)
     assert torch.allclose(torch.cov(s.T), cov, atol=0.04)

@@ -2,30 +2,10 @@
 noise order, eps_y = 0, and the device-side drift statistics (no host sync per step)."""
 import pytest
 import torch
-from torch import nn
 
 from hatebm import HatEBM, LangevinConfig
 from hatebm.sampling import clip_per_sample, sample_joint
-
-
-class QuadHat(nn.Module):
-    """H(x) = ||x - mu||^2 / (2 s2)."""
-
-    def __init__(self, mu: torch.Tensor, s2: float) -> None:
-        super().__init__()
-        self.mu = nn.Parameter(mu.clone())
-        self.s2 = s2
-
-    def forward(self, x):
-        return 0.5 * (x - self.mu).pow(2).sum(1) / self.s2
-
-
-def linear_gen(A: torch.Tensor, b: torch.Tensor) -> nn.Linear:
-    g = nn.Linear(A.shape[1], A.shape[0])
-    with torch.no_grad():
-        g.weight.copy_(A)
-        g.bias.copy_(b)
-    return g
+from test_sampling import QuadHat, joint_gaussian, linear_gen
 
 
 def small_ebm(**kw) -> HatEBM:
@@ -38,19 +18,8 @@ def test_one_pass_joint_recovers_joint_gaussian():
     # As test_sampling's joint-Gaussian test: U = ||Az + y - mu||^2/(2 s2 T) + ||y||^2/(2 sy^2) + ||z||^2/2 is
     # Gaussian with precision P. One-pass Langevin with E = diag(eps_y^2, eps_z^2) is s <- B s + c + E^(1/2) xi,
     # B = I - E P / 2: its stationary mean is exact and its covariance S solves S = B S B^T + E (ULA's own bias).
-    torch.manual_seed(2)
-    d, m, s2, T, sy, eps_y, eps_z = 2, 2, 1.0, 1.0, 0.7, 0.15, 0.25
-    mu = torch.tensor([1.0, -0.5])
-    A = torch.tensor([[1.0, 0.3], [-0.2, 0.8]])
-    ebm = HatEBM(QuadHat(mu, s2), linear_gen(A, torch.zeros(d)), (m,), temperature=T, y_prior_std=sy, z_prior=True)
-    c = 1 / (s2 * T)
-    P = torch.zeros(d + m, d + m, dtype=torch.float64)
-    P[:d, :d] = torch.eye(d) * (c + 1 / sy**2)
-    P[:d, d:] = c * A
-    P[d:, :d] = c * A.T
-    P[d:, d:] = c * A.T @ A + torch.eye(m)
-    cov = torch.linalg.inv(P)
-    mean = cov @ torch.cat([c * mu, c * A.T @ mu]).double()
+    ebm, P, mean, cov = joint_gaussian()
+    d, m, eps_y, eps_z = 2, 2, 0.15, 0.25
     E = torch.diag(torch.tensor([eps_y**2] * d + [eps_z**2] * m, dtype=torch.float64))
     B = torch.eye(d + m, dtype=torch.float64) - 0.5 * E @ P
     ula_cov = torch.linalg.solve(torch.eye((d + m) ** 2, dtype=torch.float64) - torch.kron(B, B),
@@ -64,7 +33,7 @@ def test_one_pass_joint_recovers_joint_gaussian():
     assert torch.allclose(torch.cov(s.T), ula_cov, atol=0.03)
     # The target itself, as in the alternating sampler's test; up to 0.016 of the gap is ULA's own bias (ula_cov - cov).
     assert torch.allclose(torch.cov(s.T), cov, atol=0.05)
-    assert torch.allclose(res.x, res.y + res.z @ A.T, atol=1e-6)
+    assert torch.allclose(res.x, res.y + ebm.generator(res.z), atol=1e-6)
 
 
 def test_one_step_is_the_joint_gradient_step():

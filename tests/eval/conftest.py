@@ -7,16 +7,7 @@ import importlib.util
 import numpy as np
 import pytest
 import torch
-
-
-def make_squares(n: int, seed: int = 0) -> np.ndarray:
-    """uint8 [n, 28, 28, 1]: bright centred squares of random size on black (as tests/conftest.py's tiny_npz)."""
-    rng = np.random.default_rng(seed)
-    images = np.zeros((n, 28, 28, 1), np.uint8)
-    for i in range(n):
-        s = rng.integers(6, 20)
-        images[i, 14 - s // 2 : 14 + s // 2, 14 - s // 2 : 14 + s // 2] = 200
-    return images
+from squares import make_squares
 
 
 @pytest.fixture(scope="session")
