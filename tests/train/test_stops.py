@@ -60,6 +60,30 @@ def test_signal_checkpoints_the_current_step_and_resume_is_exact(tiny_npz, tmp_p
     assert same_tensors(tensors(out, step + 2), tensors(full, step + 2))
 
 
+def test_kill_9_loses_only_the_steps_since_the_last_checkpoint_and_resume_is_exact(tiny_npz, tmp_path):
+    out = tmp_path / "run"
+    args = ["train", "tiny", "data.name=npz", f"data.root={tiny_npz}", "eval_samples=0", "iters=100000",
+            "log_every=1", "image_every=100000", "ckpt_every=2", "--out", str(out), "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-m", "hatebm.cli", *args], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    while len(ckpt.list_checkpoints(out)) < 2:
+        assert proc.poll() is None and time.time() < deadline, proc.stderr.read() if proc.poll() is not None else ""
+        time.sleep(0.01)
+    proc.kill()
+    proc.communicate(timeout=60)
+    step = ckpt.load(out).step  # the newest complete checkpoint; a folder being written when killed is ignored
+    torch.set_num_threads(1)
+    train(tiny(tiny_npz, f"iters={step + 2}"), out, resume=True, progress=False)
+    full = tmp_path / "full"
+    train(tiny(tiny_npz, f"iters={step + 2}", "ckpt_every=2"), full, progress=False)
+    assert same_tensors(tensors(out, step + 2), tensors(full, step + 2))
+    assert not list((out / "checkpoints").glob(".tmp_*"))
+    strip = lambda p: [{k: v for k, v in json.loads(line).items() if k != "it_per_s"}  # noqa: E731
+                       for line in (p / "stats.jsonl").read_text().splitlines()]
+    assert strip(out) == strip(full)
+
+
 def test_stale_temporary_folders_of_killed_writes_are_removed_at_the_next_start(tiny_npz, tmp_path):
     out = tmp_path / "run"
     train(tiny(tiny_npz, "iters=2"), out, progress=False)
