@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from hatebm import checkpoint as ckpt
+from hatebm.checkpoint_formats import NATIVE
 
 
 def test_save_load_round_trip_and_pruning(tmp_path):
@@ -56,11 +57,11 @@ def test_checkpoint_schema_round_trip(tmp_path):
              RankState({"epoch": 1, "pos": 12}, {"rng.torch": torch.zeros(3, dtype=torch.uint8)},
                        (torch.ones(4, 1), torch.zeros(4, 16)))]
     saved = Checkpoint(3, preset("tiny"), DataInfo(28, 28, 1), GeneratorSpec({"type": "hatebm", "model": {}}, (16,)),
-                       ckpt.NATIVE, {"hat": {"w": torch.ones(2)}, "generator": {"b": torch.zeros(1)}},
+                       NATIVE, {"hat": {"w": torch.ones(2)}, "generator": {"b": torch.zeros(1)}},
                        {"hat": ({"0.step": torch.tensor(1.0)}, [{"lr": 0.1, "params": [0]}])}, ranks)
     back = ckpt.load(ckpt.save(tmp_path, saved))
     assert back.step == 3 and back.config == saved.config and back.data_info == saved.data_info
-    assert back.generator == saved.generator and back.hat == ckpt.NATIVE
+    assert back.generator == saved.generator and back.hat == NATIVE
     assert torch.equal(back.nets["hat"]["w"], torch.ones(2)) and set(back.nets) == {"hat", "generator"}
     assert back.optimizers["hat"][1] == [{"lr": 0.1, "params": [0]}]
     assert [r.stream for r in back.ranks] == [r.stream for r in ranks]  # every rank's own state, in rank order
@@ -75,7 +76,7 @@ def test_format_2_checkpoints_load_as_one_rank(tmp_path):
 
     state = {"format": 2, "run": "tandem", "config": {k: v for k, v in to_dict(preset("tiny")).items() if k != "run"},
              "data_info": {"height": 28, "width": 28, "channels": 1}, "optim_groups": {}, "stream": {"epoch": 2, "pos": 4},
-             "hat": ckpt.NATIVE, "generator": {"spec": {"type": "hatebm"}, "latent_shape": [16], "sphere": False}}
+             "hat": NATIVE, "generator": {"spec": {"type": "hatebm"}, "latent_shape": [16], "sphere": False}}
     tensors = {"hat.w": torch.ones(1), "rng.torch": torch.get_rng_state(), "bank.x": torch.ones(2, 1),
                "bank.z": torch.zeros(2, 16)}
     back = ckpt.load(ckpt.write_files(tmp_path, 5, tensors, state))
@@ -94,7 +95,7 @@ def test_format_1_checkpoints_load_and_unknown_formats_are_refused(tmp_path):
              "optim_groups": {}, "stream": {"epoch": 0, "pos": 0}}
     ckpt.write_files(tmp_path / "old", 4, {"hat.w": torch.ones(1), "generator.b": torch.ones(1)}, state)
     back = ckpt.load(tmp_path / "old")
-    assert isinstance(back.config, TandemConfig) and back.config == preset("tiny") and back.hat == ckpt.NATIVE
+    assert isinstance(back.config, TandemConfig) and back.config == preset("tiny") and back.hat == NATIVE
     assert back.generator.spec["type"] == "hatebm" and back.generator.latent_shape == (16,)
     assert not back.generator.sphere and back.step == 4
     ckpt.write_files(tmp_path / "new", 1, {}, {"format": 99})

@@ -24,8 +24,8 @@ Specs are ``{"type": "hatebm"}`` (a hatebm network; generators carry their ``mod
 ``{"type": "factory", "factory": "module:function"}`` or ``{"type": "custom", "class": "module.Class"}`` (a module
 passed to :func:`hatebm.train`, which must be passed again to load the run). The folder is written under a temporary
 name and renamed into place, so a crash never leaves a half-written checkpoint behind. Checkpoints of the first
-format (no ``format`` entry) are read through :func:`_from_format_1`, of the second (one rank's RNG and bank as
-``rng.*`` and ``bank.*``, one ``stream``) through :func:`_from_format_2`.
+format (no ``format`` entry) and of the second (one rank's RNG and bank as ``rng.*`` and ``bank.*``, one ``stream``)
+are converted on reading by :mod:`hatebm.checkpoint_formats`.
 """
 from __future__ import annotations
 
@@ -44,12 +44,11 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from hatebm.config import RunConfig, from_dict, to_dict
+from hatebm.checkpoint_formats import FORMAT, from_format_1, from_format_2
 from hatebm.data import DataInfo
 
 STATE, TENSORS, PREFIX, TMP = "state.json", "tensors.safetensors", "step_", ".tmp_"
 RANK_KEY = re.compile(r"rank\d+")
-FORMAT = 3
-NATIVE = {"type": "hatebm"}
 
 
 @dataclass
@@ -114,9 +113,9 @@ class Checkpoint:
                              "another checkpoint of the run")
         try:
             if "format" not in state:
-                state = _from_format_1(state)
+                state = from_format_1(state)
             if state["format"] == 2:
-                tensors, state = _from_format_2(tensors, state)
+                tensors, state = from_format_2(tensors, state)
         except (KeyError, TypeError, AttributeError) as err:
             raise ValueError(f"{where}: {STATE} lacks or garbles {err}; use another checkpoint of the run") from None
         except ValueError as err:
@@ -173,43 +172,10 @@ def _rank_state(tensors: dict[str, Tensor], prefix: str, stream: dict[str, int])
     return RankState(stream, {k: v for k, v in own.items() if k.startswith("rng.")}, bank)
 
 
-def _from_format_2(tensors: dict[str, Tensor], state: dict[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """A second-format checkpoint in this format: written by one rank, whose RNG states and bank had no prefix."""
-    own = ("rng.", "bank.")
-    moved = {(f"rank0.{k}" if k.startswith(own) else k): v for k, v in tensors.items()}
-    rest = {k: v for k, v in state.items() if k != "stream"}
-    return moved, {**rest, "format": FORMAT, "world": 1, "streams": [state["stream"]]}
-
-
 def to_dict_tagged(cfg: RunConfig) -> dict[str, Any]:
     """``{"run": kind, "config": values}`` as stored in state.json."""
     d = to_dict(cfg)
     return {"run": d.pop("run"), "config": d}
-
-
-def _from_format_1(state: dict[str, Any]) -> dict[str, Any]:
-    """A first-format state.json in the second format: runs were told apart by ``kind`` (tandem, joint, gan, ae) and the
-    config's ``variant``; tandem and joint configs shared one class, GAN and autoencoder configs another."""
-    kind = state.get("kind", "tandem")
-    run = {"ae": "autoencoder"}.get(kind, kind)
-    if run not in ("tandem", "joint", "gan", "autoencoder"):
-        raise ValueError(f"unknown run kind {kind!r} in a first-format checkpoint")
-    config = dict(state["config"])
-    config.pop("variant", None)
-    config.pop("kind", None)
-    if run == "autoencoder":
-        config["lr_enc"] = config.pop("lr_disc")
-    drop = {"tandem": ("generator", "y_prior_std", "z_prior"), "joint": ("lr_gen", "bank_size", "gen_loss_weight",
-                                                                          "gen_steps"),
-            "gan": ("loss_weight", "latent_noise"), "autoencoder": ("n_dis",)}[run]
-    for key in drop:
-        config.pop(key, None)
-    model = config["model"]
-    spec = state.get("generator") or {**NATIVE, "model": model}
-    shape = state.get("latent_shape") or model.get("latent_shape") or [model["latent_dim"]]
-    hat = NATIVE if run in ("tandem", "joint") else None
-    return {**state, "format": 2, "run": run, "config": config, "hat": hat,
-            "generator": {"spec": spec, "latent_shape": shape, "sphere": bool(state.get("sphere", kind == "ae"))}}
 
 
 def flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, Tensor], list[dict[str, Any]]]:

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from hatebm import checkpoint as ckpt
+from hatebm.checkpoint_formats import NATIVE
 from hatebm.config import GanConfig, HatConfig, RunConfig
 from hatebm.data import DataInfo, to_uint8
 from hatebm.ddls import ddls_model, ddls_sampler
@@ -150,10 +151,10 @@ def load_model(path: str | Path, device: str | torch.device = "auto", method: st
         raise ValueError(f"{path} is a {cfg.KIND} run, not a Hat EBM: sample it with method 'generator'"
                          + (" or 'ddls'" if isinstance(cfg, GanConfig) else ""))
     net = resolve_module(hat, "hat network")
-    if net is None and checkpoint.hat != ckpt.NATIVE and not (checkpoint.hat or {}).get("class"):
+    if net is None and checkpoint.hat != NATIVE and not (checkpoint.hat or {}).get("class"):
         raise ValueError(f"{path}: state.json records an unknown hat network spec {checkpoint.hat!r}; use another "
                          "checkpoint of the run")
-    if net is None and checkpoint.hat != ckpt.NATIVE:
+    if net is None and checkpoint.hat != NATIVE:
         raise ValueError(f"{path} was trained with the user-defined hat network {checkpoint.hat['class']}: pass it "
                          "again (Python: hat=MODULE; CLI: --hat MODULE:FUNCTION returning one)")
     net = build_hat(cfg.model) if net is None else net

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from hatebm.checkpoint import NATIVE
+from hatebm.checkpoint_formats import NATIVE
 from hatebm.config import HatConfig
 from hatebm.energy import HatEBM
 from hatebm.generators import custom_spec
