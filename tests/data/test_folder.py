@@ -59,7 +59,7 @@ def test_size_is_a_centre_crop_then_pil_bicubic(tmp_path):
 
 
 def test_bad_inputs(tmp_path):
-    with pytest.raises(ValueError, match="pass root="):
+    with pytest.raises(ValueError, match=r"pass data.root= \(root= in Python\)"):
         load_images("folder")
     with pytest.raises(FileNotFoundError, match="not a folder"):
         load_images("folder", root=tmp_path / "missing")

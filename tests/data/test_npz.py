@@ -49,7 +49,7 @@ def test_bad_arrays(tmp_path, arrays, message):
 
 
 def test_bad_files(tmp_path):
-    with pytest.raises(ValueError, match="pass root="):
+    with pytest.raises(ValueError, match=r"pass data.root= \(root= in Python\)"):
         load_images("npz")
     with pytest.raises(FileNotFoundError, match="no file"):
         load_images("npz", root=tmp_path / "none.npz")

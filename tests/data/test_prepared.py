@@ -107,7 +107,7 @@ def test_load_images_load_labeled_and_parse_spec(cifar10_root, tmp_path):
     plain = prepare(str(tmp_path / "x.npz"), tmp_path / "n", 32, progress=False)
     with pytest.raises(ValueError, match="which has no labels; use load_images"):
         load_labeled("prepared", root=plain)
-    with pytest.raises(ValueError, match="pass root="):
+    with pytest.raises(ValueError, match=r"pass data.root= \(root= in Python\)"):
         load_images("prepared")
     assert parse_spec(str(folder))[0] == "folder"
 

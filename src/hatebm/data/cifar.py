@@ -99,8 +99,8 @@ def load(
         why = "automatic download is not offered for CIFAR; " if download else ""
         raise missing_error(
             f"{name} ({split})", files[split], dirs,
-            f"{why}fetch {url}, extract it with `tar xzf` and pass root= the extracted {subdir} folder or its parent "
-            f"(or put it under $HATEBM_DATA)",
+            f"{why}fetch {url}, extract it with `tar xzf` and pass data.root= (root= in Python) the extracted "
+            f"{subdir} folder or its parent (or put it under $HATEBM_DATA)",
         )
     batches = [_read_batch(folder / f, label_key) for f in files[split]]
     images = np.ascontiguousarray(np.concatenate([b[0] for b in batches]))

@@ -19,7 +19,8 @@ def find_images(root: str | Path, where: str = "folder") -> list[Path]:
     """The image files under folder `root`; FileNotFoundError if it is not a folder or holds none."""
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise FileNotFoundError(f"{where}: {root} is not a folder; pass root= the folder holding the images")
+        raise FileNotFoundError(f"{where}: {root} is not a folder; pass data.root= (root= in Python) the folder "
+                                "holding the images")
     files = image_files(root)
     if not files:
         raise FileNotFoundError(f"{where}: no {'/'.join(s[1:] for s in SUFFIXES)} images under {root}")
@@ -35,7 +36,7 @@ def load(
     aspect is cropped and resized with PIL bicubic; without it all images must share one size. `split` and `download`
     do not apply: `root` names the data."""
     if root is None:
-        raise ValueError("folder: pass root= the folder holding the images")
+        raise ValueError("folder: pass data.root= (root= in Python) the folder holding the images")
     if labels:
         raise ValueError("folder: image folders carry no labels; use load_images")
     check_channels(channels, "folder")

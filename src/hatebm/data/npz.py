@@ -30,12 +30,13 @@ def to_nhwc(array: np.ndarray, where: str) -> np.ndarray:
 def load(split: str, root: str | Path | None, download: bool, labels: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """Images uint8 [N, H, W, C] from the .npz file `root`; `split` and `download` do not apply."""
     if root is None:
-        raise ValueError("npz: pass root= the .npz file")
+        raise ValueError("npz: pass data.root= (root= in Python) the .npz file")
     if labels:
         raise ValueError("npz: labels are not read from .npz files; use load_images")
     path = Path(root).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"npz: no file {path}; pass root= an .npz file holding an array named 'images'")
+        raise FileNotFoundError(f"npz: no file {path}; pass data.root= (root= in Python) an .npz file holding an "
+                                "array named 'images'")
     try:
         loaded = np.load(path, allow_pickle=False)  # no pickles: object arrays are refused
         if isinstance(loaded, np.ndarray):  # a plain .npy file

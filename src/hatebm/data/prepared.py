@@ -239,7 +239,7 @@ def load(
     """All images of prepared folder `root` as uint8 [N, S, S, C] (the centred square of "short_side" layouts) and,
     if `labels`, their classes int64 [N]; `split` and `download` do not apply."""
     if root is None:
-        raise ValueError("prepared: pass root= the folder written by `hatebm data prep`")
+        raise ValueError("prepared: pass data.root= (root= in Python) the folder written by `hatebm data prep`")
     data = PreparedImages(root)
     if labels and data.labels is None:
         raise ValueError(f"{data.root}: prepared from {data.manifest['source']}, which has no labels; use load_images")
