@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from hatebm.eval.common import save_npz
+from hatebm.eval.common import save_npz, write_json
 from hatebm.eval.compare import check_pair, load_reference, paired_samples
 from hatebm.eval.fid import compute_metrics
 from hatebm.eval.reference import ReferenceStats
@@ -41,13 +41,6 @@ def halves(ref: ReferenceStats) -> tuple[ReferenceStats, ReferenceStats]:
 def score(images: np.ndarray, stats: dict[str, Any], ref: ReferenceStats, k: int) -> dict[str, Any]:
     m = compute_metrics(images, ref, kid_subset_size=min(1000, len(images) // 2), progress=False)
     return {"steps": k, "fid": m["fid"], "kid": m["kid_mean"], "kid_std": m["kid_std"], **stats}
-
-
-def _save(path: Path, content: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(content, indent=2, sort_keys=True))
-    tmp.replace(path)
 
 
 def _line(name: str, e: dict[str, Any]) -> str:
@@ -96,7 +89,7 @@ def main() -> None:
             images, stats = paired_samples(model, base.generator, args.select_n, k, seed=args.select_seed,
                                            progress=False, **overrides)
             done[name] = score(images, stats, select_ref, k)
-            _save(path, done)
+            write_json(path, done)
         print("select", _line(name, done[name]), flush=True)
 
     ddls_k = min(args.ddls_steps, key=lambda k: done[f"ddls_K{k}"]["fid"])
@@ -112,7 +105,7 @@ def main() -> None:
         report[name] = score(images, stats, report_ref, k)
         save_npz(out / f"{name}.npz", {"images": images}, {"method": name, "steps": k, **report["protocol"]})
         print("report", _line(name, report[name]), flush=True)
-    _save(out / "report.json", report)  # written once complete: `make refine` skips this step when it exists
+    write_json(out / "report.json", report)  # written once complete: `make refine` skips this step when it exists
 
 
 if __name__ == "__main__":

@@ -157,8 +157,14 @@ def write_metrics(path: str | os.PathLike, metrics: dict[str, Any], key: str | N
     if not isinstance(merged, dict):
         raise ValueError(f"{path} does not hold a JSON object; move it away or pass another path")
     merged[key] = metrics
+    return write_json(path, merged)
+
+
+def write_json(path: str | os.PathLike, content: Any) -> Path:
+    """Write ``content`` as indented JSON with sorted keys to ``path`` atomically (temporary file, then rename)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".json.tmp", delete=False) as f:
-        json.dump(merged, f, indent=2, sort_keys=True)
+        json.dump(content, f, indent=2, sort_keys=True)
     os.replace(f.name, path)
     return path

@@ -9,9 +9,7 @@ chains moved (latent distance, Y magnitude, image change from G(Z0)).
 """
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -131,14 +129,6 @@ def load_reference(ref: Any, ref_n: int | None, size: int, weights: Any, progres
     return reference_stats(name, split, ref_n, root=root, size=size, weights=weights, progress=progress, device=device)
 
 
-def _write_json(path: Path, content: dict[str, Any]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".json.tmp", delete=False) as f:
-        json.dump(content, f, indent=2, sort_keys=True)
-    os.replace(f.name, path)
-    return path
-
-
 def paired_comparison(
     gan: str | os.PathLike, hat: str | os.PathLike, *, n: int = 2000, seed: int = 0,
     steps: Sequence[int] | None = None, ddls_steps: int = 100, ddls_eps: float = 0.1, ref: Any = "fashion_mnist:test",
@@ -161,7 +151,7 @@ def paired_comparison(
     ``images``) and ``out/metrics.json`` (the same dict without the images, each entry naming its file)."""
     from hatebm.checkpoint import resolve
     from hatebm.devices import resolve_device
-    from hatebm.eval.common import save_npz
+    from hatebm.eval.common import save_npz, write_json
     from hatebm.eval.fid import compute_metrics
     from hatebm.model import load_model
 
@@ -224,6 +214,6 @@ def paired_comparison(
                 entry["file"] = str(save_npz(out / f"{name}.npz", {"images": entry["images"]},
                                              {"method": name, "steps": entry["steps"], **results["protocol"]}))
         results["protocol"]["metrics"] = str(out / "metrics.json")
-        _write_json(out / "metrics.json", {name: {k: v for k, v in entry.items() if k != "images"}
+        write_json(out / "metrics.json", {name: {k: v for k, v in entry.items() if k != "images"}
                                            for name, entry in results.items()})
     return results
