@@ -68,12 +68,12 @@ def gather(obj: Any) -> list[Any] | None:
     return out
 
 
-def any_rank(value: int) -> int:
-    """The largest of every rank's ``value`` (an int flag such as a received signal), so all ranks act alike; a
-    collective every rank must call."""
+def any_rank(*values: int) -> tuple[int, ...]:
+    """The largest over every rank of each of ``values`` (int flags such as a received signal), so that all ranks act
+    alike; one collective every rank must call."""
     if not dist.is_initialized() or dist.get_world_size() == 1:
-        return value
+        return values
     backend_device = "cuda" if dist.get_backend() == "nccl" else "cpu"
-    t = torch.tensor([value], dtype=torch.int64, device=backend_device)
+    t = torch.tensor(values, dtype=torch.int64, device=backend_device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return int(t.item())
+    return tuple(t.tolist())

@@ -91,7 +91,8 @@ class TrainingRun:
         """The whole state of the run, every rank's own state gathered to rank 0 (a collective: every rank calls it);
         None on the other ranks."""
         bank = self.bank_state()
-        mine = RankState(self.stream.state(), rng_state(self.env.device), None if bank is None else (bank[0].cpu(), bank[1].cpu()))
+        mine = RankState(self.stream.state(), rng_state(self.env.device),
+                         None if bank is None else (bank[0].cpu(), bank[1].cpu()))
         ranks = gather(mine)
         if ranks is None:
             return None
@@ -132,8 +133,9 @@ RESUMABLE = ("iters", "device", "data.workers", "lr_*", "log_every", "image_ever
              "eval_samples", "eval_steps", "diverge_gap", "on_divergence", "max_rollbacks", "rollback_lr",
              "generator.trust")
 """Config keys (fnmatch patterns) that may change when a run is resumed: its length and device, learning rates and
-their schedule, logging, figure and checkpoint cadence, end-of-run sampling, the divergence check and policy, and whether a generator's recorded code is trusted. Everything
-else shapes the training itself, so a change would make a different run than the checkpoint's."""
+their schedule, logging, figure and checkpoint cadence, end-of-run sampling, the divergence check and policy, and
+whether a generator's recorded code is trusted. Everything else shapes the training itself, so a change would make a
+different run than the checkpoint's."""
 
 
 def check_resume(saved: Checkpoint, cfg: RunConfig, out: Path) -> None:
@@ -153,16 +155,18 @@ def check_resume(saved: Checkpoint, cfg: RunConfig, out: Path) -> None:
                          f"{saved.step} to continue it (nothing was changed)")
 
 
-def _diverged(run: TrainingRun, values: dict[str, float]) -> DivergenceError | None:
-    """The step's divergence, as every rank sees it (a rank that diverged stops or rolls back all of them)."""
+def _after_step(run: TrainingRun, values: dict[str, float], signals: StopSignals) -> tuple[DivergenceError | None, int]:
+    """The step's divergence and the stop signal received, as every rank sees them (one collective): a rank that
+    diverged stops or rolls back all of them, a signal to any rank stops all of them."""
     try:
         run.check(values)
         failure = None
     except DivergenceError as err:
         failure = err
-    if any_rank(int(failure is not None)) and failure is None:
+    diverged, signum = any_rank(int(failure is not None), signals.signum)
+    if diverged and failure is None:
         failure = DivergenceError(f"training diverged at step {run.step} on another rank")
-    return failure
+    return failure, signum
 
 
 def _rollback(run: TrainingRun, out: Path, log: StatsLog, failure: DivergenceError) -> None:
@@ -216,7 +220,7 @@ def training_loop(run: TrainingRun, out: str | Path, env: Dist, resume: bool = F
     with StopSignals() as signals:
         while run.step < cfg.iters:
             values = run.train_step()
-            failure = _diverged(run, values)
+            failure, signum = _after_step(run, values, signals)
             if failure is not None:
                 if cfg.on_divergence != "rollback" or rollbacks == cfg.max_rollbacks:
                     raise failure
@@ -231,7 +235,6 @@ def training_loop(run: TrainingRun, out: str | Path, env: Dist, resume: bool = F
                 log.write(run.step, values)
             if env.main and (run.step % cfg.image_every == 0 or last):
                 run.figures(out / "images")
-            signum = signals.received()
             saved = None
             if run.step % cfg.ckpt_every == 0 or last or signum:
                 state = run.checkpoint()

@@ -1,8 +1,9 @@
 """Graceful stops: SIGTERM (a cluster scheduler's pre-emption) and SIGINT (Ctrl-C) end training after the current
 step, with a checkpoint, instead of losing up to ``ckpt_every`` steps.
 
-While :class:`StopSignals` is active, the first SIGTERM or SIGINT is only recorded; the loop checks it after every
-step (every rank agrees, :func:`hatebm.distributed.any_rank`), writes a checkpoint and raises :class:`Stopped`. The
+While :class:`StopSignals` is active, the first SIGTERM or SIGINT is only recorded (``signum``); the loop checks it
+after every step (every rank agrees, :func:`hatebm.distributed.any_rank`), writes a checkpoint and raises
+:class:`Stopped`. The
 first signal restores the previous handlers, so a second one acts at once (Ctrl-C raises KeyboardInterrupt, SIGTERM
 terminates); checkpoints are written atomically, so even that loses nothing already saved.
 """
@@ -13,8 +14,6 @@ import threading
 from pathlib import Path
 from types import FrameType
 from typing import Any
-
-from hatebm.distributed import any_rank
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -53,7 +52,3 @@ class StopSignals:
         for s, handler in self._previous.items():
             signal.signal(s, handler)
         self._previous = {}
-
-    def received(self) -> int:
-        """The signal any rank received so far (0: none); a collective every rank calls once per step."""
-        return any_rank(self.signum)
