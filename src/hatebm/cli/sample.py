@@ -8,7 +8,6 @@ own GPU and rank 0 writes the set."""
 from __future__ import annotations
 
 import argparse
-import math
 
 from hatebm.cli.common import (add_device, add_model_modules, add_quiet, add_seed, check_count, check_out,
                                parser_kwargs)
@@ -38,6 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from hatebm.config.checks import NONNEG, check_value
     from hatebm.distributed import setup
     from hatebm.eval.figures import save_grid, save_scatter
     from hatebm.eval.samples import draw_set
@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
     check_count(args.n, "-n/--n")
     check_count(args.batch_size, "--batch-size")
     check_count(args.steps, "--steps", 0)
-    if args.eps_z is not None and not (math.isfinite(args.eps_z) and args.eps_z >= 0):
-        raise ValueError(f"--eps-z must be >= 0 and finite, got {args.eps_z}")
+    if args.eps_z is not None:  # the rule of sampler.eps_z
+        check_value("--eps-z", args.eps_z, NONNEG)
     env = setup(args.device)
     model = load_model(args.model, env.device, args.method, hat=args.hat, generator=args.generator,
                        trust_generator=args.trust_generator)
