@@ -159,6 +159,27 @@ def test_states_stay_float32_under_bf16_autocast(mode):
     assert r.y.abs().max() > 0
 
 
+def test_randn_dense_keeps_layout_and_draws_in_memory_order():
+    """Contiguous states get torch.randn_like's draws; channels_last ones the same fast draws laid out in memory
+    order (not torch's strided path), standard normal either way."""
+    from hatebm.sampling import randn_dense
+
+    x = torch.zeros(64, 3, 16, 16)
+    torch.manual_seed(3)
+    expected = torch.randn_like(x)
+    torch.manual_seed(3)
+    assert torch.equal(randn_dense(x), expected)
+    cl = x.contiguous(memory_format=torch.channels_last)
+    torch.manual_seed(3)
+    draw = randn_dense(cl)
+    assert draw.is_contiguous(memory_format=torch.channels_last) and draw.shape == x.shape
+    assert torch.equal(draw.permute(0, 2, 3, 1).flatten(), expected.flatten())  # memory order = a flat draw
+    assert abs(draw.mean().item()) < 0.02 and abs(draw.std().item() - 1) < 0.02
+    odd = x.permute(0, 2, 1, 3)  # neither layout: torch's own path
+    torch.manual_seed(3)
+    assert randn_dense(odd).stride() == torch.randn_like(odd).stride()
+
+
 def test_image_noise_rows_are_each_images_own_stream():
     from hatebm.sampling import ImageNoise
 

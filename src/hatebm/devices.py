@@ -1,5 +1,11 @@
-"""The one meaning of ``device="auto"`` across hatebm: CUDA when it is available, else the CPU."""
+"""The one meaning of ``device="auto"`` across hatebm (CUDA when it is available, else the CPU), and the CPU thread
+count a process should use."""
 from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Mapping
 
 import torch
 
@@ -23,3 +29,22 @@ def resolve_device(device: str | torch.device | None = "auto") -> str | torch.de
             raise ValueError(f"device {str(device)!r} (--device, or the config key device): this machine has "
                              f"{count} CUDA GPU(s), cuda:0 to cuda:{count - 1}")
     return device
+
+
+def cpu_threads(environ: Mapping[str, str] | None = None, cgroup: str | os.PathLike = "/sys/fs/cgroup/cpu.max") -> int:
+    """Threads one process should use on the CPU: ``$OMP_NUM_THREADS`` where set, else the cores this process may run
+    on (its affinity mask, capped by a cgroup v2 CPU quota such as ``docker --cpus``, which torch's default ignores),
+    shared among the ``$LOCAL_WORLD_SIZE`` ranks of a torchrun job on this machine; at least 1."""
+    environ = os.environ if environ is None else environ
+    env = environ.get("OMP_NUM_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = Path(cgroup).read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota to honour
+    local = environ.get("LOCAL_WORLD_SIZE", "1")
+    return max(1, cores // (int(local) if local.isdigit() and int(local) > 0 else 1))

@@ -106,7 +106,16 @@ class ImageNoise:
         return self.randn(*x.shape[1:]).to(x.dtype)
 
 
-# torch.randn_like, or ImageNoise.randn_like; it must return a fresh tensor, which the sampler scales in place
+def randn_dense(x: Tensor) -> Tensor:
+    """N(0, I) of ``x``'s shape, dtype and memory layout, drawn in memory order. For a contiguous ``x`` these are
+    ``torch.randn_like``'s draws; for a channels_last ``x`` it avoids torch's strided normal_ path on the CPU, which is
+    about 7x slower (a third of a bf16 Langevin update at 32 px) and draws other, equally distributed, numbers."""
+    if x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last):
+        return torch.randn_like(x)
+    return torch.randn(x.numel(), dtype=x.dtype, device=x.device).as_strided(x.shape, x.stride())
+
+
+# randn_dense, or ImageNoise.randn_like; it must return a fresh tensor, which the sampler scales in place
 Noise = Callable[[Tensor], Tensor]
 
 
@@ -150,7 +159,7 @@ class _Chain:
     as adding the float32 means on the host), read once in :meth:`result`."""
 
     def __init__(self, ebm: HatEBM, z: Tensor, cfg: LangevinConfig, track_z: bool, noise: Noise | None) -> None:
-        self.ebm, self.cfg, self.randn_like = ebm, cfg, noise or torch.randn_like
+        self.ebm, self.cfg, self.randn_like = ebm, cfg, noise or randn_dense
         self.z0 = z.detach()
         self.z = z.detach().requires_grad_(track_z)
         gz = ebm.generator(self.z).float()  # states stay fp32 under bf16 autocast
@@ -226,7 +235,7 @@ class _Chain:
 
 def sample_conditional(ebm: HatEBM, z: Tensor, cfg: LangevinConfig, noise: Noise | None = None) -> SampleResult:
     """Conditional Hat EBM sampler (§3.3): Z fixed, G(Z) computed once, K Langevin steps of eq 6 on Y from Y0.
-    ``noise`` draws the Langevin noise (default ``torch.randn_like``)."""
+    ``noise`` draws the Langevin noise (default :func:`randn_dense`)."""
     with frozen(ebm):
         chain = _Chain(ebm, z, cfg, False, noise)
         chain.record(0)
@@ -239,7 +248,7 @@ def sample_conditional(ebm: HatEBM, z: Tensor, cfg: LangevinConfig, noise: Noise
 def sample_joint(ebm: HatEBM, z: Tensor, cfg: LangevinConfig, noise: Noise | None = None) -> SampleResult:
     """Joint Hat EBM sampler (§3.2), one G pass per step. ``cfg.order`` "yz" (paper) or "zy" alternates Langevin
     updates of Y (eq 6) and Z (eq 7), two hat passes per step; "joint" (beyond the paper) moves Y and Z together from
-    one hat pass (:meth:`_Chain.step_joint`). ``noise`` draws the Langevin noise (default ``torch.randn_like``)."""
+    one hat pass (:meth:`_Chain.step_joint`). ``noise`` draws the Langevin noise (default :func:`randn_dense`)."""
     with frozen(ebm):
         chain = _Chain(ebm, z, cfg, True, noise)
         chain.record(0)

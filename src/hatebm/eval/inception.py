@@ -36,7 +36,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from hatebm.devices import resolve_device
+from hatebm.devices import cpu_threads, resolve_device
 from hatebm.eval.common import check_images
 
 INPUT_SIZE = 299
@@ -141,11 +141,11 @@ def check_resize(resize: str) -> None:
 
 @contextlib.contextmanager
 def _all_cores() -> Iterator[None]:
-    """Use every CPU core (`os.cpu_count()`, or `$OMP_NUM_THREADS` where set: on a machine shared with other
-    jobs, fewer threads than cores are much faster) and exact float32 (no TF32) convolutions on GPUs; restore both."""
+    """Use every CPU core this process may (:func:`hatebm.devices.cpu_threads`; `$OMP_NUM_THREADS` where set: on a
+    machine shared with other jobs, fewer threads than cores are much faster) and exact float32 (no TF32)
+    convolutions on GPUs; restore both."""
     threads, tf32 = torch.get_num_threads(), torch.backends.cudnn.allow_tf32
-    env = os.environ.get("OMP_NUM_THREADS", "")
-    torch.set_num_threads(int(env) if env.isdigit() and int(env) > 0 else os.cpu_count() or 1)
+    torch.set_num_threads(cpu_threads())
     torch.backends.cudnn.allow_tf32 = False
     try:
         yield
