@@ -120,7 +120,7 @@ def resolve_module(module: nn.Module | str | None, what: str) -> nn.Module | Non
 
 def load_model(path: str | Path, device: str | torch.device = "auto", method: str = "hat",
                hat: nn.Module | str | None = None, generator: nn.Module | str | None = None,
-               trust_generator: bool = False) -> Model:
+               trust_generator: bool = False, ema: bool = True) -> Model:
     """The model of a run folder's newest checkpoint (or of one checkpoint folder) for ``method`` (``hat``, ``ddls``
     or ``generator``, see the module docstring). A run trained with its own networks needs them again: ``hat`` /
     ``generator`` as modules (weights are loaded into them) or ``package.module:function`` factories (``generator``
@@ -128,7 +128,9 @@ def load_model(path: str | Path, device: str | torch.device = "auto", method: st
 
     A checkpoint never runs code it names on its own: a generator recorded as a TorchScript file or a factory is only
     loaded when ``generator`` names it (the same path or ``package.module:function``) or with ``trust_generator``
-    (for checkpoints you trust); otherwise ValueError. hatebm's own generators always load."""
+    (for checkpoints you trust); otherwise ValueError. hatebm's own generators always load.
+
+    A run trained with ``ema_halflife`` samples from its averaged hat weights; ``ema=False`` takes the current ones."""
     if method not in METHODS:
         raise ValueError(f"unknown sampling method {method!r}; choose one of {', '.join(METHODS)}")
     device = resolve_device(device)
@@ -158,6 +160,7 @@ def load_model(path: str | Path, device: str | torch.device = "auto", method: st
         raise ValueError(f"{path} was trained with the user-defined hat network {checkpoint.hat['class']}: pass it "
                          "again (Python: hat=MODULE; CLI: --hat MODULE:FUNCTION returning one)")
     net = build_hat(cfg.model) if net is None else net
-    load_weights(net, checkpoint.nets["hat"], str(path), "hat network")
+    name = "hat_ema" if ema and "hat_ema" in checkpoint.nets else "hat"
+    load_weights(net, checkpoint.nets[name], str(path), "hat network")
     ebm = cfg.energy(net, gen.module, gen.latent_shape).to(device).eval()
     return hat_model(ebm, cfg, checkpoint.data_info, checkpoint.step)

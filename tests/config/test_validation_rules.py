@@ -209,7 +209,7 @@ HAT = {
     "sampler.max_drift_y": "positive and finite or none", "sampler.y0_scale": ">= 0 and finite",
     "sampler.record_every": ">= 0", "eval_steps": ">= 0", "temperature": "positive and finite",
     "lr_hat": "positive and finite", "energy_reg": ">= 0 and finite", "hat_grad_clip": "positive and finite or none",
-    "grad_penalty": ">= 0 and finite", "diverge_gap": "positive and finite",
+    "grad_penalty": ">= 0 and finite", "diverge_gap": "positive and finite", "ema_halflife": ">= 0 and finite",
 }
 DOCUMENTED = {
     TandemConfig: {**COMMON, **HAT, "sampler.eps_y": ">= 0 and finite & positive and finite",

@@ -34,14 +34,15 @@ def test_cli_trains_a_few_iterations_and_samples(tiny_npz, tmp_path):
     assert np.load(npz)["images"].shape == (5, 28, 28, 1) and npz.with_suffix(".png").is_file()
 
 
-def test_resume_equals_uninterrupted_run(tiny_npz, tmp_path):
+@pytest.mark.parametrize("extra", [[], ["ema_halflife=1.5"]], ids=["plain", "ema"])
+def test_resume_equals_uninterrupted_run(tiny_npz, tmp_path, extra):
     full, part = tmp_path / "full", tmp_path / "part"
-    train(tiny(tiny_npz), full, progress=False)
-    train(tiny(tiny_npz, "iters=2"), part, progress=False)
-    train(tiny(tiny_npz), part, resume=True, progress=False)
+    train(tiny(tiny_npz, *extra), full, progress=False)
+    train(tiny(tiny_npz, "iters=2", *extra), part, progress=False)
+    train(tiny(tiny_npz, *extra), part, resume=True, progress=False)
     a = load_file(str(full / "checkpoints" / "step_00000004" / "tensors.safetensors"))
     b = load_file(str(part / "checkpoints" / "step_00000004" / "tensors.safetensors"))
-    assert a.keys() == b.keys()
+    assert a.keys() == b.keys() and any(k.startswith("hat_ema.") for k in a) == bool(extra)
     assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]
     strip = lambda p: [{k: v for k, v in json.loads(l).items() if k != "it_per_s"}  # noqa: E731
                        for l in (p / "stats.jsonl").read_text().splitlines()]

@@ -60,7 +60,7 @@ TABLE: dict[str, dict[str, Rule]] = {
         "energy_reg": _note(NONNEG, "0 is the paper's loss"),
         "hat_grad_clip": _note(POSITIVE, "none: no clipping", none=True),
         "grad_penalty": _note(NONNEG, "0 is the paper's loss"),
-        "diverge_gap": POSITIVE,
+        "diverge_gap": POSITIVE, "ema_halflife": _note(NONNEG, "0 samples from the current weights"),
         "sampler.steps": _note(COUNT, "a training run needs Langevin steps; eval_steps=0 may still sample the "
                                       "generator alone"),
     },

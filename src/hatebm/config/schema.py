@@ -141,7 +141,8 @@ class HatConfig(RunConfig):
     Y), the energy's temperature and eq 8's loss.
 
     Beyond the paper's loss, off unless set: ``energy_reg`` (alpha * mean H^2, fixes the energy scale),
-    ``grad_penalty`` (R1: gamma * mean ||grad_x H(X+)||^2) and ``hat_grad_clip``."""
+    ``grad_penalty`` (R1: gamma * mean ||grad_x H(X+)||^2) and ``hat_grad_clip``; and ``ema_halflife``, an average of
+    the hat's weights for sampling the trained model."""
 
     sampler: LangevinConfig = field(default_factory=lambda: LangevinConfig(steps=50, eps_y=5e-4, max_drift_y=2.5))
     eval_steps: int = 125  # Langevin steps when sampling the trained model; 0 gives the generator's G(Z) + Y0
@@ -151,6 +152,9 @@ class HatConfig(RunConfig):
     hat_grad_clip: float | None = None  # optional max global grad norm of the hat network
     grad_penalty: float = 0.0  # optional gamma * mean ||grad_x H(X+)||^2 (R1 on the data); 0 = paper's loss
     diverge_gap: float = 1e5  # |mean H(X+) - mean H(X-)| above this (or non-finite) stops the run as diverged
+    # beyond the paper: keep an exponential moving average of the hat's weights with this half-life in iterations,
+    # from which the trained model samples (training chains use the current weights); 0 = off
+    ema_halflife: float = 0.0
 
     def chains(self, ebm: HatEBM, z: Tensor, settings: LangevinConfig, noise: Noise | None = None) -> SampleResult:
         """This run's sampler from latents ``z`` (conditional for tandem, joint for joint runs)."""

@@ -1,7 +1,9 @@
 """What tandem (§3.4) and joint (§3.2) runs share: the hat network and its optimiser, negatives from the run's
-sampler, the hat update of eq 8, the divergence check, and the figures and samples drawn from the Hat EBM."""
+sampler, the hat update of eq 8 and the optional average of the hat's weights, the divergence check, and the figures
+and samples drawn from the Hat EBM."""
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import torch
@@ -30,6 +32,7 @@ class HatRun(TrainingRun):
     hat_train: nn.Module
     opt_hat: torch.optim.Optimizer
     lrs: dict[str, float]
+    hat_ema: nn.Module | None = None
 
     def build_hat(self, hat: nn.Module | None) -> nn.Module:
         """The hat network: the user's ``hat`` or the config's; records its spec for the checkpoint."""
@@ -49,16 +52,41 @@ class HatRun(TrainingRun):
         x_pos = self.stream.next().to(self.env.device)
         x_pos = x_pos + self.cfg.data.noise * torch.randn_like(x_pos)
         values = hat_update(self.hat_train, self.opt_hat, x_pos, neg.x, self.cfg, self.env)
+        self.update_ema()
         return {**values, "y_norm": mean_norm(neg.y), "drift_y": neg.drift_y, "lr_hat": self.opt_hat.param_groups[0]["lr"]}
+
+    def track_ema(self) -> None:
+        """With ``ema_halflife`` set, start the weight average at the current hat and checkpoint it as ``hat_ema``."""
+        if self.cfg.ema_halflife:
+            self.hat_ema = copy.deepcopy(self.hat).requires_grad_(False)
+            self.nets["hat_ema"] = self.hat_ema
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """After a hat update: ``ema <- ema + (1 - beta) (hat - ema)``, beta = 0.5 ** (1 / ema_halflife), so an update's
+        weight halves every ``ema_halflife`` iterations (buffers copied)."""
+        if self.hat_ema is None:
+            return
+        rate = 1 - 0.5 ** (1 / self.cfg.ema_halflife)
+        for avg, now in zip(self.hat_ema.parameters(), self.hat.parameters()):
+            avg.lerp_(now, rate)
+        for avg, now in zip(self.hat_ema.buffers(), self.hat.buffers()):
+            avg.copy_(now)
+
+    def sampling_ebm(self) -> HatEBM:
+        """The Hat EBM the trained model samples: the training one, or on the averaged hat with ``ema_halflife``."""
+        if self.hat_ema is None:
+            return self.ebm
+        return self.cfg.energy(self.hat_ema, self.ebm.generator, self.ebm.latent_shape)
 
     def check(self, values: dict[str, float]) -> None:
         check_finite_gap(self.step, values["energy_diff"], self.cfg.diverge_gap, values)
 
     def figures(self, folder: Path) -> None:
-        write_figures(folder, self.step, self.ebm, self.cfg, self.info)
+        write_figures(folder, self.step, self.sampling_ebm(), self.cfg, self.info)
 
     def model(self) -> Model:
-        return hat_model(self.ebm, self.cfg, self.info, self.step)
+        return hat_model(self.sampling_ebm(), self.cfg, self.info, self.step)
 
     def final(self, out: Path, progress: bool = True) -> None:
         write_samples(out, self.model(), self.cfg.eval_samples, progress)
