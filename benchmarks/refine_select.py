@@ -10,8 +10,10 @@ two halves and the sampling seeds in two, and each method's chain length is chos
 2. Report: base G(Z0), DDLS and every Hat EBM at their chosen K, ``--n`` paired samples each with sampling seed
    ``--seed`` (`hatebm.eval.compare.paired_samples`), scored against the second half.
 
-Writes ``OUT/select.json`` (every candidate, as it is scored: a rerun skips those done with the same protocol),
-``OUT/report.json`` (once every method is scored) and the report's uint8 sets ``OUT/{base,ddls,hat_s<i>}.npz``.
+Every scored set is kept in ``OUT/scores.json`` under a key naming what it depends on (half, run and checkpoint step,
+K, step size, number and seed of samples), so a rerun, or a run with other hat runs on the same GAN, scores only what
+is new. Writes ``OUT/report.json`` (once every method is scored) and the report's uint8 sets
+``OUT/{base,ddls,hat_s<i>}.npz``.
 
     python benchmarks/refine_select.py runs/refine/gan runs/refine/hat_s0 runs/refine/hat_s1 --out runs/refine/select
 """
@@ -73,40 +75,50 @@ def main() -> None:
     for h, path in zip(hats, args.hats):
         check_pair(base, h, args.gan, path)
     size = base.draw(1, seed=0, progress=False).shape[1]
-    select_ref, report_ref = halves(load_reference(args.ref, None, size, None, True, base.device))
+    refs = dict(zip(("select", "report"), halves(load_reference(args.ref, None, size, None, True, base.device))))
+    path = out / "scores.json"
+    scores = json.loads(path.read_text()) if path.is_file() else {}
 
-    protocol = {"gan": args.gan, "hats": args.hats, "ref": args.ref, "select_n": args.select_n,
-                "select_seed": args.select_seed, "ddls_eps": args.ddls_eps, "reference_split": "first half selects, "
-                "second half reports", "checkpoint_steps": [base.step] + [h.step for h in hats]}
-    path = out / "select.json"
-    done = json.loads(path.read_text()) if path.is_file() else {}
-    if done.get("protocol") != protocol:
-        done = {"protocol": protocol}
-    candidates = [(f"ddls_K{k}", ddls, k, {"eps_z": args.ddls_eps}) for k in args.ddls_steps]
-    candidates += [(f"hat_s{i}_K{k}", h, k, {}) for k in args.hat_steps for i, h in enumerate(hats)]
-    for name, model, k, overrides in candidates:
-        if name not in done:
-            images, stats = paired_samples(model, base.generator, args.select_n, k, seed=args.select_seed,
-                                           progress=False, **overrides)
-            done[name] = score(images, stats, select_ref, k)
-            write_json(path, done)
-        print("select", _line(name, done[name]), flush=True)
+    def scored(part: str, model: Any, run: str, k: int, n: int, seed: int, eps: float | None = None,
+                save: str | None = None) -> dict[str, Any]:
+        """The score of ``n`` paired samples of ``model`` at K = ``k`` against half ``part``, from the cache or drawn
+        now (and, with ``save``, written as ``OUT/<save>.npz`` with its key)."""
+        key = f"{part} half|{args.ref}|{run}@{model.step}|K{k}|eps {eps}|n {n}|seed {seed}"
+        npz = out / f"{save}.npz"
+        if key not in scores or (save and not (npz.is_file() and json.loads(str(np.load(npz)["protocol"])).get(
+                "key") == key)):
+            overrides = {} if eps is None else {"eps_z": eps}
+            images, stats = paired_samples(model, base.generator, n, k, seed=seed, progress=False, **overrides)
+            scores[key] = score(images, stats, refs[part], k)
+            write_json(path, scores)
+            if save:
+                save_npz(npz, {"images": images}, {"method": save, "steps": k, "key": key})
+        return scores[key]
+
+    select = {"n": args.select_n, "seed": args.select_seed}
+    done = {f"ddls_K{k}": scored("select", ddls, args.gan, k, eps=args.ddls_eps, **select) for k in args.ddls_steps}
+    for name, e in done.items():
+        print("select", _line(name, e), flush=True)
+    for k in args.hat_steps:
+        for i, (h, run) in enumerate(zip(hats, args.hats)):
+            done[f"hat_s{i}_K{k}"] = scored("select", h, run, k, **select)
+            print("select", _line(f"hat_s{i}_K{k}", done[f"hat_s{i}_K{k}"]), flush=True)
 
     ddls_k = min(args.ddls_steps, key=lambda k: done[f"ddls_K{k}"]["fid"])
     hat_k = min(args.hat_steps, key=lambda k: np.mean([done[f"hat_s{i}_K{k}"]["fid"] for i in range(len(hats))]))
     print(f"chosen on the selection half: DDLS K = {ddls_k}, Hat EBM K = {hat_k}", flush=True)
 
-    report = {"protocol": {**protocol, "n": args.n, "seed": args.seed, "chosen": {"ddls": ddls_k, "hat": hat_k}}}
-    runs = [("base", base, 0, {}), ("ddls", ddls, ddls_k, {"eps_z": args.ddls_eps})]
-    runs += [(f"hat_s{i}", h, hat_k, {}) for i, h in enumerate(hats)]
-    for name, model, k, overrides in runs:
-        images, stats = paired_samples(model, base.generator, args.n, None if name == "base" else k, seed=args.seed,
-                                       progress=False, **overrides)
-        report[name] = score(images, stats, report_ref, k)
-        save_npz(out / f"{name}.npz", {"images": images}, {"method": name, "steps": k, **report["protocol"]})
+    protocol = {"gan": args.gan, "hats": args.hats, "ref": args.ref, "select_n": args.select_n,
+                "select_seed": args.select_seed, "ddls_eps": args.ddls_eps, "reference_split": "first half selects, "
+                "second half reports", "checkpoint_steps": [base.step] + [h.step for h in hats], "n": args.n,
+                "seed": args.seed, "chosen": {"ddls": ddls_k, "hat": hat_k}}
+    report: dict[str, Any] = {"protocol": protocol, "select": done}
+    runs = [("base", base, args.gan, 0, None), ("ddls", ddls, args.gan, ddls_k, args.ddls_eps)]
+    runs += [(f"hat_s{i}", h, run, hat_k, None) for i, (h, run) in enumerate(zip(hats, args.hats))]
+    for name, model, run, k, eps in runs:
+        report[name] = scored("report", model, run, k, args.n, args.seed, eps, save=name)
         print("report", _line(name, report[name]), flush=True)
     write_json(out / "report.json", report)  # written once complete: `make refine` skips this step when it exists
-
 
 if __name__ == "__main__":
     main()

@@ -155,8 +155,8 @@ def test_cli_prints_the_table_and_writes(runs, tmp_path, monkeypatch, capsys, sq
 
 def test_refine_select_chooses_on_one_half_and_reports_on_the_other(runs, reference, tmp_path, monkeypatch, capsys):
     """benchmarks/refine_select.py: each method's K is the lowest selection FID (the Hat EBM's mean over its training
-    seeds), the report uses other sampling seeds and the other half of the reference, and a rerun reuses the scored
-    candidates."""
+    seeds), the report uses other sampling seeds and the other half of the reference, and a rerun, or one with other
+    hat runs, scores only the sets it has not scored."""
     import importlib.util
     import sys
     from pathlib import Path
@@ -172,7 +172,7 @@ def test_refine_select_chooses_on_one_half_and_reports_on_the_other(runs, refere
     monkeypatch.setattr(sys, "argv", argv)
     script.main()
     chosen = json.loads((out / "report.json").read_text())["protocol"]["chosen"]
-    done = json.loads((out / "select.json").read_text())
+    done = json.loads((out / "report.json").read_text())["select"]
     assert chosen["ddls"] == min((0, 3), key=lambda k: done[f"ddls_K{k}"]["fid"])
     assert chosen["hat"] == min((0, 2), key=lambda k: done[f"hat_s0_K{k}"]["fid"] + done[f"hat_s1_K{k}"]["fid"])
     assert done["hat_s0_K0"]["fid"] == done["ddls_K0"]["fid"]  # K = 0 is the base for both methods
@@ -185,7 +185,14 @@ def test_refine_select_chooses_on_one_half_and_reports_on_the_other(runs, refere
     monkeypatch.setattr(script, "score", lambda images, stats, ref, k: {"steps": k, "fid": 0.0, "kid": 0.0,
                                                                        "kid_std": 0.0, "seconds": 0.0, "z_move": 0.0})
     script.main()
-    assert len(calls) == 4  # the report only: every selection candidate was read back from select.json
+    assert calls == []  # every set was read back from scores.json
+    monkeypatch.setattr(sys, "argv", [*argv[:3], *argv[4:]])  # one hat run: its sets and base's and DDLS's are known
+    script.main()
+    assert calls == []
+    (out / "hat_s1.npz").unlink()
+    monkeypatch.setattr(sys, "argv", argv)
+    script.main()
+    assert len(calls) == 1  # a report set whose file is gone is drawn again
     monkeypatch.setattr(sys, "argv", [*argv, "--seed", "1"])
     with pytest.raises(SystemExit, match="must differ"):
         script.main()
