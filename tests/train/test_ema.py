@@ -14,7 +14,7 @@ from hatebm.train.hatrun import HatRun
 
 def stub(halflife: float) -> HatRun:
     run = HatRun.__new__(HatRun)
-    run.cfg, run.hat, run.nets = types.SimpleNamespace(ema_halflife=halflife), nn.Linear(3, 1, bias=False), {}
+    run.cfg, run.hat, run.nets = types.SimpleNamespace(ema_halflife=halflife, compile=False), nn.Linear(3, 1, bias=False), {}
     return run
 
 
@@ -22,7 +22,7 @@ def test_average_follows_its_closed_form_and_halves_each_halflife():
     run = stub(2.0)
     with torch.no_grad():
         run.hat.weight.fill_(0.0)
-    run.track_ema()
+    run.ready()
     assert run.nets["hat_ema"] is run.hat_ema and not run.hat_ema.weight.requires_grad
     beta, values = 0.5 ** 0.5, [1.0, 3.0, -2.0, 5.0]
     for v in values:
@@ -33,7 +33,7 @@ def test_average_follows_its_closed_form_and_halves_each_halflife():
     expected = sum((1 - beta) * beta ** (n - 1 - k) * v for k, v in enumerate(values))  # w0 = 0
     assert run.hat_ema.weight[0, 0].item() == pytest.approx(expected, rel=1e-6)
     far = stub(4.0)
-    far.track_ema()
+    far.ready()
     start = far.hat_ema.weight.clone()
     with torch.no_grad():
         far.hat.weight.copy_(start + 1.0)
@@ -43,7 +43,7 @@ def test_average_follows_its_closed_form_and_halves_each_halflife():
 
 
 def test_off_by_default_and_sampling_uses_the_average(tiny_npz, tmp_path):
-    assert stub(0.0).track_ema() is None and stub(0.0).nets == {}
+    assert stub(0.0).ready() is None and stub(0.0).nets == {}
     out = tmp_path / "run"
     cfg = override(preset("tiny"), ["data.name=npz", f"data.root={tiny_npz}", "eval_samples=0", "ema_halflife=1"])
     train(cfg, out, progress=False)

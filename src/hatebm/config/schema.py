@@ -155,6 +155,7 @@ class HatConfig(RunConfig):
     # beyond the paper: keep an exponential moving average of the hat's weights with this half-life in iterations,
     # from which the trained model samples (training chains use the current weights); 0 = off
     ema_halflife: float = 0.0
+    compile: bool = False  # torch.compile the hat network for the training chains and updates (eager where it fails)
 
     def chains(self, ebm: HatEBM, z: Tensor, settings: LangevinConfig, noise: Noise | None = None) -> SampleResult:
         """This run's sampler from latents ``z`` (conditional for tandem, joint for joint runs)."""

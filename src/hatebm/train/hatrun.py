@@ -19,7 +19,7 @@ from hatebm.sampling import SampleResult, mean_norm
 from hatebm.train.loop import TrainingRun
 from hatebm.train.loss import hat_update
 from hatebm.train.outputs import write_figures, write_samples
-from hatebm.train.runtime import autocast, set_lrs
+from hatebm.train.runtime import autocast, compiled, set_lrs
 from hatebm.train.stats import check_finite_gap
 
 
@@ -55,11 +55,15 @@ class HatRun(TrainingRun):
         self.update_ema()
         return {**values, "y_norm": mean_norm(neg.y), "drift_y": neg.drift_y, "lr_hat": self.opt_hat.param_groups[0]["lr"]}
 
-    def track_ema(self) -> None:
-        """With ``ema_halflife`` set, start the weight average at the current hat and checkpoint it as ``hat_ema``."""
+    def ready(self) -> None:
+        """Once subclasses have built ``nets``: with ``ema_halflife`` set, start the weight average at the current hat
+        (checkpointed as ``hat_ema``); with ``compile``, compile the hat where the chains and the updates call it."""
         if self.cfg.ema_halflife:
             self.hat_ema = copy.deepcopy(self.hat).requires_grad_(False)
             self.nets["hat_ema"] = self.hat_ema
+        if self.cfg.compile:
+            self.ebm.hat = compiled(self.hat)
+            self.hat_train = self.ebm.hat if self.hat_train is self.hat else compiled(self.hat_train)
 
     @torch.no_grad()
     def update_ema(self) -> None:

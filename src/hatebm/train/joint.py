@@ -79,7 +79,7 @@ class Joint(HatRun):
         self.hat_train = wrap_ddp(self.hat, env)
         self.opt_hat = torch.optim.Adam(self.hat.parameters(), lr=cfg.lr_hat, betas=tuple(cfg.betas))
         self.nets, self.opts, self.lrs = {"hat": self.hat, "generator": self.gen}, {"hat": self.opt_hat}, {"hat": cfg.lr_hat}
-        self.track_ema()
+        self.ready()
 
     def train_step(self) -> dict[str, float]:
         """One iteration: joint sampling (eqs 6-7), then one hat update (eq 8); returns the values to log."""

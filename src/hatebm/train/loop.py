@@ -131,10 +131,10 @@ class TrainingRun:
 
 RESUMABLE = ("iters", "device", "data.workers", "lr_*", "log_every", "image_every", "ckpt_every", "keep_ckpts",
              "eval_samples", "eval_steps", "diverge_gap", "on_divergence", "max_rollbacks", "rollback_lr",
-             "generator.trust")
+             "generator.trust", "compile")
 """Config keys (fnmatch patterns) that may change when a run is resumed: its length and device, learning rates and
-their schedule, logging, figure and checkpoint cadence, end-of-run sampling, the divergence check and policy, and
-whether a generator's recorded code is trusted. Everything else shapes the training itself, so a change would make a
+their schedule, logging, figure and checkpoint cadence, end-of-run sampling, the divergence check and policy,
+whether a generator's recorded code is trusted, and whether the hat is compiled. Everything else shapes the training itself, so a change would make a
 different run than the checkpoint's."""
 
 

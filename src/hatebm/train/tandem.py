@@ -50,7 +50,7 @@ class Tandem(HatRun):
         self.nets = {"hat": self.hat, "generator": self.gen}
         self.opts = {"hat": self.opt_hat, "generator": self.opt_gen}
         self.lrs = {"hat": cfg.lr_hat, "generator": cfg.lr_gen}
-        self.track_ema()
+        self.ready()
 
     def train_step(self) -> dict[str, float]:
         """One iteration of Fig 2; returns the values to log."""
