@@ -1,15 +1,15 @@
-import os
-
 import numpy as np
 import pytest
 import torch
 from squares import make_squares
 
+from hatebm.devices import cpu_threads
+
 
 @pytest.fixture(autouse=True)
 def _seed_and_threads():
     torch.manual_seed(0)
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    torch.set_num_threads(cpu_threads())  # what the CLI sets, so in-process CLI calls keep the count
 
 
 @pytest.fixture

@@ -35,3 +35,12 @@ def test_resolve_device_names_bad_devices():
     assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(ValueError, match="unknown device 'tpu'"):
         resolve_device("tpu")
+
+
+def test_the_cli_sets_the_thread_count_at_start_up(monkeypatch, capsys):
+    from hatebm.cli import main
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(2)
+    assert main(["train", "tiny", "--dry-run"]) == 0
+    assert torch.get_num_threads() == 1

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from hatebm.devices import cpu_threads, resolve_device
+from hatebm.devices import resolve_device
 
 
 @dataclass
@@ -34,8 +34,6 @@ def setup(device: str | torch.device | None = "auto") -> Dist:
         dev = torch.device(f"cuda:{local}")
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
-    else:
-        torch.set_num_threads(cpu_threads())
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     return Dist(rank, world, dev)

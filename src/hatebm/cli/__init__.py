@@ -59,13 +59,18 @@ def describe(err: Exception) -> tuple[str, int]:
 def main(argv: list[str] | None = None) -> int:
     """Run the `hatebm` command. On failure: one line on stderr and the exit status of :func:`describe`, or 130 /
     143 when SIGINT / SIGTERM stopped a training run (after writing its checkpoint; 130 for Ctrl-C elsewhere).
-    ``--debug`` (anywhere on the line) or ``HATEBM_DEBUG=1`` shows tracebacks instead."""
+    ``--debug`` (anywhere on the line) or ``HATEBM_DEBUG=1`` shows tracebacks instead. CPU work uses
+    :func:`hatebm.devices.cpu_threads` threads."""
+    import torch
+
+    from hatebm.devices import cpu_threads
     from hatebm.distributed import close
     from hatebm.train.signals import Stopped
 
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv or os.environ.get(DEBUG, "") not in ("", "0")
     args = parse([a for a in argv if a != "--debug"])
+    torch.set_num_threads(cpu_threads())  # at start-up; Python callers keep the count they set
     try:
         return int(args.func(args) or 0)
     except Stopped as stop:
