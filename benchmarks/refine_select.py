@@ -45,6 +45,11 @@ def score(images: np.ndarray, stats: dict[str, Any], ref: ReferenceStats, k: int
     return {"steps": k, "fid": m["fid"], "kid": m["kid_mean"], "kid_std": m["kid_std"], **stats}
 
 
+def saved_key(npz: Path) -> str | None:
+    """The scores.json key recorded in a report set written by this script; None if there is no such file."""
+    return json.loads(str(np.load(npz)["protocol"])).get("key") if npz.is_file() else None
+
+
 def _line(name: str, e: dict[str, Any]) -> str:
     return (f"{name:<14} K {e['steps']:>4}  FID {e['fid']:8.3f}  KID {e['kid']:.5f} ± {e['kid_std'] or 0:.5f}  "
             f"{e['seconds']:7.1f} s  |Z_K-Z0| {e['z_move']:.3f}")
@@ -85,8 +90,7 @@ def main() -> None:
         now (and, with ``save``, written as ``OUT/<save>.npz`` with its key)."""
         key = f"{part} half|{args.ref}|{run}@{model.step}|K{k}|eps {eps}|n {n}|seed {seed}"
         npz = out / f"{save}.npz"
-        if key not in scores or (save and not (npz.is_file() and json.loads(str(np.load(npz)["protocol"])).get(
-                "key") == key)):
+        if key not in scores or (save and saved_key(npz) != key):
             overrides = {} if eps is None else {"eps_z": eps}
             images, stats = paired_samples(model, base.generator, n, k, seed=seed, progress=False, **overrides)
             scores[key] = score(images, stats, refs[part], k)

@@ -36,9 +36,8 @@ def cpu_threads(environ: Mapping[str, str] | None = None, cgroup: str | os.PathL
     on (its affinity mask, capped by a cgroup v2 CPU quota such as ``docker --cpus``, which torch's default ignores),
     shared among the ``$LOCAL_WORLD_SIZE`` ranks of a torchrun job on this machine; at least 1."""
     environ = os.environ if environ is None else environ
-    env = environ.get("OMP_NUM_THREADS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
+    if threads := _count(environ, "OMP_NUM_THREADS"):
+        return threads
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     try:
         quota, period = Path(cgroup).read_text().split()[:2]
@@ -46,5 +45,10 @@ def cpu_threads(environ: Mapping[str, str] | None = None, cgroup: str | os.PathL
             cores = min(cores, math.ceil(int(quota) / int(period)))
     except (OSError, ValueError):
         pass  # no cgroup v2 quota to honour
-    local = environ.get("LOCAL_WORLD_SIZE", "1")
-    return max(1, cores // (int(local) if local.isdigit() and int(local) > 0 else 1))
+    return max(1, cores // (_count(environ, "LOCAL_WORLD_SIZE") or 1))
+
+
+def _count(environ: Mapping[str, str], key: str) -> int | None:
+    """``environ[key]`` as a positive int; None when unset or not one."""
+    value = environ.get(key, "")
+    return int(value) if value.isdigit() and int(value) > 0 else None

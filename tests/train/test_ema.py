@@ -14,7 +14,8 @@ from hatebm.train.hatrun import HatRun
 
 def stub(halflife: float) -> HatRun:
     run = HatRun.__new__(HatRun)
-    run.cfg, run.hat, run.nets = types.SimpleNamespace(ema_halflife=halflife, compile=False), nn.Linear(3, 1, bias=False), {}
+    run.cfg = types.SimpleNamespace(ema_halflife=halflife, compile=False)
+    run.hat, run.nets = nn.Linear(3, 1, bias=False), {}
     return run
 
 

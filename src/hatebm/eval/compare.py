@@ -215,5 +215,5 @@ def paired_comparison(
                                              {"method": name, "steps": entry["steps"], **results["protocol"]}))
         results["protocol"]["metrics"] = str(out / "metrics.json")
         write_json(out / "metrics.json", {name: {k: v for k, v in entry.items() if k != "images"}
-                                           for name, entry in results.items()})
+                                          for name, entry in results.items()})
     return results

@@ -3,9 +3,8 @@ step, with a checkpoint, instead of losing up to ``ckpt_every`` steps.
 
 While :class:`StopSignals` is active, the first SIGTERM or SIGINT is only recorded (``signum``); the loop checks it
 after every step (every rank agrees, :func:`hatebm.distributed.any_rank`), writes a checkpoint and raises
-:class:`Stopped`. The
-first signal restores the previous handlers, so a second one acts at once (Ctrl-C raises KeyboardInterrupt, SIGTERM
-terminates); checkpoints are written atomically, so even that loses nothing already saved.
+:class:`Stopped`. The first signal restores the previous handlers, so a second one acts at once (Ctrl-C raises
+KeyboardInterrupt, SIGTERM terminates); checkpoints are written atomically, so even that loses nothing already saved.
 """
 from __future__ import annotations
 
