@@ -25,7 +25,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from hatebm.config import DataConfig, ModelConfig
-from hatebm.data import DataInfo, FolderImages, PreparedImages, load_images, to_model, toy_distribution
+from hatebm.data import (DataInfo, FolderImages, PreparedImages, load_images, to_model, toy_distribution,
+                         toy_names)
 
 UserData = Tensor | np.ndarray | Dataset
 STREAMED = ("prepared", "folder")  # data.name values read from disk batch by batch
@@ -181,6 +182,13 @@ def open_stream(data: DataConfig, model: ModelConfig, batch_size: int, seed: int
 
 def load_training_data(data: DataConfig, model: ModelConfig, seed: int = 0) -> tuple[Tensor, DataInfo]:
     """Images as float NCHW in [-1, 1] at the model's resolution, or points from a 2-D toy distribution."""
+    toy = data.name in toy_names()
+    if model.arch == "mlp" and not toy:
+        raise ValueError(f"model.arch=mlp learns 2-D points: data.name must be a toy distribution "
+                         f"({', '.join(toy_names())}), got {data.name!r}; for images use model.arch=sngan")
+    if toy and model.arch != "mlp":
+        raise ValueError(f"data.name={data.name} is a 2-D toy distribution: set model.arch=mlp model.channels=2 "
+                         "(as the toy_gmm8_cpu preset does)")
     if model.arch == "mlp":
         points = toy_distribution(data.name).sample(data.toy_size, torch.Generator().manual_seed(seed))
         return points.float(), DataInfo(1, 1, points.shape[1])
