@@ -1,5 +1,5 @@
-"""The one meaning of ``device="auto"`` across hatebm (CUDA when it is available, else the CPU), and the CPU thread
-count a process should use."""
+"""The one meaning of ``device="auto"`` across hatebm (CUDA when it is available, else the CPU), the CPU thread
+count a process should use, and how a network is compiled."""
 from __future__ import annotations
 
 import math
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Mapping
 
 import torch
+from torch import nn
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> str | torch.device:
@@ -52,3 +53,10 @@ def _count(environ: Mapping[str, str], key: str) -> int | None:
     """``environ[key]`` as a positive int; None when unset or not one."""
     value = environ.get(key, "")
     return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def compiled(net: nn.Module) -> nn.Module:
+    """``torch.compile(net)`` (inductor, static shapes). A graph that fails to compile runs eagerly instead (dynamo's
+    ``suppress_errors``, with torch's warning), so compiling never stops a run or a sampler that would run without it."""
+    torch._dynamo.config.suppress_errors = True
+    return torch.compile(net, dynamic=False)

@@ -22,7 +22,7 @@ from hatebm.checkpoint_formats import NATIVE
 from hatebm.config import GanConfig, HatConfig, RunConfig
 from hatebm.data import DataInfo, to_uint8
 from hatebm.ddls import ddls_model, ddls_sampler
-from hatebm.devices import resolve_device
+from hatebm.devices import compiled, resolve_device
 from hatebm.energy import HatEBM
 from hatebm.generators import call_factory, generator_from_checkpoint, load_weights, named_generator
 from hatebm.nets import build_discriminator, build_hat, project_sphere
@@ -118,9 +118,15 @@ def resolve_module(module: nn.Module | str | None, what: str) -> nn.Module | Non
     return module if module is None or isinstance(module, nn.Module) else call_factory(module, what)
 
 
+def _compiled(ebm: HatEBM, compile: bool) -> HatEBM:
+    if compile:
+        ebm.hat = compiled(ebm.hat)
+    return ebm
+
+
 def load_model(path: str | Path, device: str | torch.device = "auto", method: str = "hat",
                hat: nn.Module | str | None = None, generator: nn.Module | str | None = None,
-               trust_generator: bool = False, ema: bool = True) -> Model:
+               trust_generator: bool = False, ema: bool = True, compile: bool = False) -> Model:
     """The model of a run folder's newest checkpoint (or of one checkpoint folder) for ``method`` (``hat``, ``ddls``
     or ``generator``, see the module docstring). A run trained with its own networks needs them again: ``hat`` /
     ``generator`` as modules (weights are loaded into them) or ``package.module:function`` factories (``generator``
@@ -130,7 +136,9 @@ def load_model(path: str | Path, device: str | torch.device = "auto", method: st
     loaded when ``generator`` names it (the same path or ``package.module:function``) or with ``trust_generator``
     (for checkpoints you trust); otherwise ValueError. hatebm's own generators always load.
 
-    A run trained with ``ema_halflife`` samples from its averaged hat weights; ``ema=False`` takes the current ones."""
+    A run trained with ``ema_halflife`` samples from its averaged hat weights; ``ema=False`` takes the current ones.
+    ``compile`` compiles the energy's critic (the hat, or DDLS's discriminator; :func:`hatebm.devices.compiled`), as
+    ``compile=true`` does in training: worth it on GPUs, where Langevin chains are many small passes."""
     if method not in METHODS:
         raise ValueError(f"unknown sampling method {method!r}; choose one of {', '.join(METHODS)}")
     device = resolve_device(device)
@@ -147,7 +155,7 @@ def load_model(path: str | Path, device: str | torch.device = "auto", method: st
                              "`hatebm pretrain gan`")
         disc = build_discriminator(cfg.model)
         disc.load_state_dict(checkpoint.nets["discriminator"])
-        ebm = ddls_model(gen.module, disc, gen.latent_shape).to(device).eval()
+        ebm = _compiled(ddls_model(gen.module, disc, gen.latent_shape).to(device).eval(), compile)
         return Model(*common, ebm.generator, gen.latent_shape, ebm, sample_joint, ddls_sampler())
     if not isinstance(cfg, HatConfig):
         raise ValueError(f"{path} is a {cfg.KIND} run, not a Hat EBM: sample it with method 'generator'"
@@ -162,5 +170,5 @@ def load_model(path: str | Path, device: str | torch.device = "auto", method: st
     net = build_hat(cfg.model) if net is None else net
     name = "hat_ema" if ema and "hat_ema" in checkpoint.nets else "hat"
     load_weights(net, checkpoint.nets[name], str(path), "hat network")
-    ebm = cfg.energy(net, gen.module, gen.latent_shape).to(device).eval()
+    ebm = _compiled(cfg.energy(net, gen.module, gen.latent_shape).to(device).eval(), compile)
     return hat_model(ebm, cfg, checkpoint.data_info, checkpoint.step)

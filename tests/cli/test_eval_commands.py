@@ -81,7 +81,8 @@ def test_model_factories_and_device_reach_load_model(tmp_path, monkeypatch, caps
 
     seen = []
 
-    def fake_load_model(path, device="auto", method="hat", hat=None, generator=None, trust_generator=False):
+    def fake_load_model(path, device="auto", method="hat", hat=None, generator=None, trust_generator=False,
+                        compile=False):
         seen.append((device, hat, generator, trust_generator))
         raise Stop("stopped here")
 

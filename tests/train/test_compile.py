@@ -1,11 +1,16 @@
-"""``compile=true``: the hat network compiled (inductor) for the chains and the updates agrees with eager."""
+"""``compile=true``: the hat network compiled (inductor) for the chains and the updates agrees with eager; so do the
+samples of ``hatebm sample --compile``."""
+import numpy as np
 import torch
 from torch._dynamo.eval_frame import OptimizedModule
 
+import hatebm
+from hatebm.cli import main
 from hatebm.config import override, preset
+from hatebm.devices import compiled
 from hatebm.distributed import setup
+from hatebm.model import load_model
 from hatebm.nets import sngan_hat
-from hatebm.train.runtime import compiled
 from hatebm.train.tandem import Tandem
 
 
@@ -29,3 +34,19 @@ def test_compile_puts_the_compiled_hat_where_chains_and_updates_call_it(tiny_npz
     assert run.hat_train is run.ebm.hat  # one process: the update calls the same compiled module
     assert run.nets["hat"] is run.hat  # checkpoints hold the plain module's weights
     assert not isinstance(Tandem(override(cfg, ["compile=false"]), setup("cpu")).ebm.hat, OptimizedModule)
+
+
+def test_sample_compile_draws_the_eager_samples(tiny_npz, tmp_path, capsys):
+    run = tmp_path / "run"
+    hatebm.train(override(preset("tiny"), ["data.name=npz", f"data.root={tiny_npz}", "eval_samples=0"]), run,
+                 progress=False)
+    model = load_model(run, "cpu", compile=True)
+    assert isinstance(model.ebm.hat, OptimizedModule)
+    assert not isinstance(load_model(run, "cpu").ebm.hat, OptimizedModule)
+    sets = []
+    for extra in ([], ["--compile"]):
+        out = tmp_path / f"s{len(extra)}.npz"
+        assert main(["sample", str(run), "-n", "4", "--steps", "3", "--quiet", "--out", str(out), *extra]) == 0
+        sets.append(np.load(out)["images"].astype(int))
+    assert np.abs(sets[0] - sets[1]).max() <= 1  # uint8 rounding of float32 states within tolerance of each other
+    assert "step 4" in capsys.readouterr().out

@@ -25,6 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eps-z", type=float, default=None,
                    help="latent step size of the joint and DDLS samplers (default: the run's; 0.1 for ddls)")
     p.add_argument("--batch-size", type=int, default=250, help="chains sampled at once")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the hat (or DDLS's discriminator) for the chains: faster on GPUs, after a "
+                        "compilation of a minute or so; a graph that fails to compile runs eagerly")
     add_seed(p)
     add_device(p)
     add_model_modules(p)
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         check_value("--eps-z", args.eps_z, NONNEG)
     env = setup(args.device)
     model = load_model(args.model, env.device, args.method, hat=args.hat, generator=args.generator,
-                       trust_generator=args.trust_generator)
+                       trust_generator=args.trust_generator, compile=args.compile)
     overrides = {} if args.eps_z is None else {"eps_z": args.eps_z}
     samples = draw_set(model, args.n, seed=args.seed, steps=args.steps, batch_size=args.batch_size,
                        progress=env.main and not args.quiet, **overrides)

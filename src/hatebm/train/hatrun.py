@@ -11,6 +11,7 @@ from torch import nn
 
 from hatebm.checkpoint_formats import NATIVE
 from hatebm.config import HatConfig
+from hatebm.devices import compiled
 from hatebm.energy import HatEBM
 from hatebm.generators import custom_spec
 from hatebm.model import Model, hat_model
@@ -19,7 +20,7 @@ from hatebm.sampling import SampleResult, mean_norm
 from hatebm.train.loop import TrainingRun
 from hatebm.train.loss import hat_update
 from hatebm.train.outputs import write_figures, write_samples
-from hatebm.train.runtime import autocast, compiled, set_lrs
+from hatebm.train.runtime import autocast, set_lrs
 from hatebm.train.stats import check_finite_gap
 
 

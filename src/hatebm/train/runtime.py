@@ -21,13 +21,6 @@ def wrap_ddp(net: nn.Module, env: Dist) -> nn.Module:
     return nn.parallel.DistributedDataParallel(net, device_ids=ids)
 
 
-def compiled(net: nn.Module) -> nn.Module:
-    """``torch.compile(net)`` (inductor, static shapes). A graph that fails to compile runs eagerly instead (dynamo's
-    ``suppress_errors``, with torch's warning), so ``compile=true`` never stops a run that would run without it."""
-    torch._dynamo.config.suppress_errors = True
-    return torch.compile(net, dynamic=False)
-
-
 def native_bf16(device: torch.device) -> bool:
     """Whether bf16 autocast speeds up ``device``: any CUDA device, or a CPU with AVX512-BF16 / AMX."""
     if device.type == "cuda":
