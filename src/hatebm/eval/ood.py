@@ -192,15 +192,17 @@ def evaluate(
     model: str | os.PathLike | Model, in_spec: str, out_sets: dict[str, str], *, n: int | None = None,
     seed: int = 0, fit: str | None = None, convert_channels: bool = False, batch_size: int = 500,
     device: str | torch.device = "auto", progress: bool = True, hat: nn.Module | str | None = None,
-    generator: nn.Module | str | None = None,
+    generator: nn.Module | str | None = None, trust_generator: bool = False,
 ) -> OODResult | None:
     """OOD detection of each set in `out_sets` ({name: spec}, see `hatebm.eval.common.load_set`) against the
     in-distribution set `in_spec`, by H(x) of a loaded `Model` or of the checkpoint or run folder `model` (its newest
-    checkpoint, loaded on `device` with `hat` / `generator` for runs trained with their own networks). Every set is
+    checkpoint, loaded on `device` with `hat` / `generator` for runs trained with their own networks, and
+    `trust_generator` as `hatebm.model.load_model` takes it). Every set is
     cut to at most `n` images (a random subset with `seed`; "noise" gets `n`, or as many images as the
     in-distribution set) and adapted to the training data's shape as `hatebm.eval.common.adapt` allows."""
     source = str(ckpt.resolve(model)) if not isinstance(model, Model) else None
-    loaded = model if isinstance(model, Model) else load_model(source, device, hat=hat, generator=generator)
+    loaded = model if isinstance(model, Model) else load_model(source, device, hat=hat, generator=generator,
+                                                                     trust_generator=trust_generator)
     info, cfg = loaded.info, loaded.config
     shape = (info.height, info.width, info.channels)
     if IN_NAME in out_sets:
