@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -153,18 +154,24 @@ def test_cli_prints_the_table_and_writes(runs, tmp_path, monkeypatch, capsys, sq
     assert "at least 2 samples" in capsys.readouterr().err
 
 
+def benchmark(name: str, monkeypatch):
+    """The script benchmarks/NAME.py as a module (benchmarks/ on sys.path, as when it is run)."""
+    import importlib.util
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "benchmarks"
+    monkeypatch.syspath_prepend(str(folder))
+    spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
 def test_refine_select_chooses_on_one_half_and_reports_on_the_other(runs, reference, tmp_path, monkeypatch, capsys):
     """benchmarks/refine_select.py: each method's K is the lowest selection FID (the Hat EBM's mean over its training
     seeds), the report uses other sampling seeds and the other half of the reference, and a rerun, or one with other
     hat runs, scores only the sets it has not scored."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location(
-        "refine_select", Path(__file__).resolve().parents[2] / "benchmarks" / "refine_select.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = benchmark("refine_select", monkeypatch)
     gan, hat, _ = runs
     out = tmp_path / "select"
     argv = ["refine_select.py", str(gan), str(hat), str(hat), "--hat-steps", "0", "2", "--ddls-steps", "0", "3",
@@ -196,3 +203,30 @@ def test_refine_select_chooses_on_one_half_and_reports_on_the_other(runs, refere
     monkeypatch.setattr(sys, "argv", [*argv, "--seed", "1"])
     with pytest.raises(SystemExit, match="must differ"):
         script.main()
+
+
+def test_refine_bootstrap_recomputes_the_report_and_resamples_pairs(runs, reference, tmp_path, monkeypatch, capsys):
+    """benchmarks/refine_bootstrap.py: the kept features give the report's FIDs; one index draw serves every method
+    (a hat run given twice differs by exactly 0 in every replicate); features are computed once per set."""
+    gan, hat, _ = runs
+    out = tmp_path / "select"
+    monkeypatch.setattr(sys, "argv", ["refine_select.py", str(gan), str(hat), str(hat), "--hat-steps", "2",
+                                      "--ddls-steps", "3", "--select-n", "4", "-n", "5", "--ref",
+                                      str(reference.path), "--device", "cpu", "--out", str(out)])
+    benchmark("refine_select", monkeypatch).main()
+    script = benchmark("refine_bootstrap", monkeypatch)
+    monkeypatch.setattr(sys, "argv", ["refine_bootstrap.py", str(out), "--reps", "20", "--device", "cpu"])
+    script.main()
+    result = json.loads((out / "bootstrap.json").read_text())
+    report = json.loads((out / "report.json").read_text())
+    for name in ("base", "ddls", "hat_s0", "hat_s1"):
+        assert result["fid"][name]["full"] == pytest.approx(report[name]["fid"], rel=1e-6)
+        assert result["fid"][name]["std"] > 0
+    same = result["differences"]["hat_s0 - hat_s1"]
+    assert same["full"] == same["std"] == same["lo95"] == same["hi95"] == 0
+    diff = result["differences"]["hat_s0 - ddls"]
+    assert diff["full"] == pytest.approx(report["hat_s0"]["fid"] - report["ddls"]["fid"], rel=1e-6)
+    assert diff["lo95"] <= diff["hi95"] and diff["std"] > 0
+    monkeypatch.setattr(inception, "inception_features", lambda *a, **k: pytest.fail("features recomputed"))
+    script.main()
+    assert json.loads((out / "bootstrap.json").read_text()) == result  # same seed, same replicates

@@ -1,0 +1,99 @@
+"""Paired bootstrap of a refinement report (the OUT folder of `benchmarks/refine_select.py`): how much of the FID
+difference between two methods is the noise of finite sample and reference sets.
+
+The report's sets are paired: image i of every method starts from the same Z0_i with the same noise seed. Each
+replicate draws n image indices with replacement, the same indices for every method, and the report half's reference
+images with replacement, and computes every method's FID on them. The spread of FID(a) − FID(b) over the replicates
+is the noise of that difference at this n and this reference size; a difference whose 95 % interval excludes 0 is
+more than that noise. Inception features of each set are computed once and kept in ``OUT/features.npz`` under the
+set's scores.json key, so a rerun computes only the sets that changed. Writes ``OUT/bootstrap.json``.
+
+    python benchmarks/refine_bootstrap.py runs/refine/select_ema
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from refine_select import halves, saved_key
+
+from hatebm.devices import resolve_device
+from hatebm.eval import inception
+from hatebm.eval.common import save_npz, write_json
+from hatebm.eval.compare import load_reference
+from hatebm.eval.metrics import feature_stats, frechet_distance
+
+
+def fid(features: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> float:
+    return frechet_distance(*feature_stats(features), mu, sigma, features1=features)
+
+
+def set_features(out: Path, names: list[str], resize: str, device: Any) -> dict[str, np.ndarray]:
+    """Inception features of each report set ``OUT/<name>.npz`` (resized as the reference was), from
+    ``OUT/features.npz`` where its key matches."""
+    path = out / "features.npz"
+    kept = dict(np.load(path)) if path.is_file() else {}
+    keys = json.loads(str(kept.pop("protocol"))) if kept else {}
+    feats = {}
+    for name in names:
+        key = saved_key(out / f"{name}.npz")
+        if key is None:
+            raise SystemExit(f"{out / name}.npz is missing: run refine_select.py with --out {out} first")
+        if keys.get(name) != key:
+            images = np.load(out / f"{name}.npz")["images"]
+            kept[name], keys[name] = inception.inception_features(images, resize=resize, device=device), key
+            save_npz(path, kept, keys)
+        feats[name] = kept[name]
+    return feats
+
+
+def summary(values: np.ndarray, full: float) -> dict[str, float]:
+    lo, hi = np.percentile(values, [2.5, 97.5])
+    return {"full": full, "std": float(values.std(ddof=1)), "lo95": float(lo), "hi95": float(hi),
+            "p_below_0": float((values < 0).mean())}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("out", help="refine_select.py's --out folder (report.json and the report's sets)")
+    p.add_argument("--reps", type=int, default=100, help="bootstrap replicates")
+    p.add_argument("--seed", type=int, default=0, help="seed of the replicates' draws")
+    p.add_argument("--device", default="auto")
+    args = p.parse_args()
+    out = Path(args.out)
+    report = json.loads((out / "report.json").read_text())
+    names = [k for k in report if k not in ("protocol", "select")]
+    hats = [n for n in names if n.startswith("hat")]
+    device = resolve_device(args.device)
+    size = int(np.load(out / "base.npz")["images"].shape[1])
+    ref = halves(load_reference(report["protocol"]["ref"], None, size, None, True, device))[1]
+    feats = set_features(out, names, ref.protocol["resize"], device)
+    full = {n: fid(f, ref.mu, ref.sigma) for n, f in feats.items()}
+    for n in names:  # the same numbers as the report's, from the kept features
+        print(f"{n:<8} FID {full[n]:8.3f} (report {report[n]['fid']:8.3f})")
+    n, m = len(feats["base"]), len(ref.features)
+    rng = np.random.default_rng(args.seed)
+    reps = {k: np.empty(args.reps) for k in names}
+    for r in range(args.reps):
+        i, j = rng.integers(0, n, n), rng.integers(0, m, m)
+        mu, sigma = feature_stats(ref.features[j])
+        for k in names:
+            reps[k][r] = fid(feats[k][i], mu, sigma)
+    result: dict[str, Any] = {"protocol": {"out": str(out), "reps": args.reps, "seed": args.seed, "n": n,
+                                           "reference_n": m, "resampled": "samples (paired) and reference"}}
+    result["fid"] = {k: summary(reps[k], full[k]) for k in names}
+    result["differences"] = {f"{h} - {b}": summary(reps[h] - reps[b], full[h] - full[b])
+                             for h in hats for b in ("ddls", "base")}
+    result["differences"].update({f"{a} - {b}": summary(reps[a] - reps[b], full[a] - full[b])
+                                  for a, b in zip(hats, hats[1:])})
+    for name, s in result["differences"].items():
+        print(f"{name:<16} {s['full']:+7.3f}  95 % [{s['lo95']:+7.3f}, {s['hi95']:+7.3f}]  std {s['std']:.3f}  "
+              f"P(< 0) {s['p_below_0']:.2f}")
+    write_json(out / "bootstrap.json", result)
+
+
+if __name__ == "__main__":
+    main()
