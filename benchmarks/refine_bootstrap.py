@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from refine_select import halves, saved_key
+from tqdm import trange
 
 from hatebm.devices import resolve_device
 from hatebm.eval import inception
 from hatebm.eval.common import save_npz, write_json
 from hatebm.eval.compare import load_reference
 from hatebm.eval.metrics import feature_stats, frechet_distance
+
+from refine_select import halves, saved_key  # the sibling script: benchmarks/ is on sys.path when this one runs
 
 
 def fid(features: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> float:
@@ -77,7 +79,7 @@ def main() -> None:
     n, m = len(feats["base"]), len(ref.features)
     rng = np.random.default_rng(args.seed)
     reps = {k: np.empty(args.reps) for k in names}
-    for r in range(args.reps):
+    for r in trange(args.reps, desc="bootstrap", unit="replicate"):
         i, j = rng.integers(0, n, n), rng.integers(0, m, m)
         mu, sigma = feature_stats(ref.features[j])
         for k in names:
