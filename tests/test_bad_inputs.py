@@ -519,6 +519,8 @@ WEIGHTS_AND_DATA = [
     ("data-root-not-given", lambda b, tmp, g: _tandem(b, tmp, "data.name=npz"), ["root"]),
     ("data-name-unknown", lambda b, tmp, g: _tandem(b, tmp, "data.name=imagenet1k"), ["imagenet1k"]),
     ("mlp-on-images", lambda b, tmp, g: _tandem(b, tmp, "model.arch=mlp"), ["model.arch=mlp", "fashion_mnist"]),
+    ("mlp-on-an-image-folder", lambda b, tmp, g: _tandem(b, tmp, "model.arch=mlp", "data.name=folder",
+                                                         f"data.root={b['empty']}"), ["model.arch=mlp", "folder"]),
     ("toy-data-for-sngan", lambda b, tmp, g: _tandem(b, tmp, "data.name=gmm8"), ["gmm8", "model.arch=mlp"]),
     ("npz-without-images", lambda b, tmp, g: _tandem(b, tmp, "data.name=npz", "data.root=" + str(_npz_with(
         tmp, x=squares(4), y=squares(4)))), ["d.npz", "images"]),

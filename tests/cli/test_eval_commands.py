@@ -79,11 +79,12 @@ def test_model_factories_and_device_reach_load_model(tmp_path, monkeypatch, caps
     import hatebm.eval.ood
     import hatebm.model
 
-    seen = []
+    seen, compiles = [], []
 
     def fake_load_model(path, device="auto", method="hat", hat=None, generator=None, trust_generator=False,
                         compile=False):
         seen.append((device, hat, generator, trust_generator))
+        compiles.append(compile)
         raise Stop("stopped here")
 
     monkeypatch.setattr(hatebm.model, "load_model", fake_load_model)
@@ -105,3 +106,5 @@ def test_model_factories_and_device_reach_load_model(tmp_path, monkeypatch, caps
     for command in commands:  # --trust-generator reaches load_model too
         assert main([*command, *factories, "--trust-generator"]) == 2, command
     assert [t for *_, t in seen] == [True] * len(commands)
+    assert main(["sample", str(run), "--out", str(tmp_path / "s.npz"), "--compile"]) == 2
+    assert compiles[-1] is True and not any(compiles[:-1])  # --compile reaches load_model, and only with the flag

@@ -161,6 +161,7 @@ def benchmark(name: str, monkeypatch):
 
     folder = Path(__file__).resolve().parents[2] / "benchmarks"
     monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delitem(sys.modules, "refine_select", raising=False)  # refine_bootstrap imports it: a fresh copy
     spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
@@ -220,13 +221,21 @@ def test_refine_bootstrap_recomputes_the_report_and_resamples_pairs(runs, refere
     result = json.loads((out / "bootstrap.json").read_text())
     report = json.loads((out / "report.json").read_text())
     for name in ("base", "ddls", "hat_s0", "hat_s1"):
-        assert result["fid"][name]["full"] == pytest.approx(report[name]["fid"], rel=1e-6)
-        assert result["fid"][name]["std"] > 0
+        entry = result["fid"][name]
+        assert entry["full"] == pytest.approx(report[name]["fid"], rel=1e-6)
+        assert entry["std"] > 0 and entry["lo95"] <= entry["full"] <= entry["hi95"]  # centred on the full sets
+        assert entry["replicate_mean"] > entry["full"]  # FID's finite-n bias, larger on resampled sets
     same = result["differences"]["hat_s0 - hat_s1"]
     assert same["full"] == same["std"] == same["lo95"] == same["hi95"] == 0
     diff = result["differences"]["hat_s0 - ddls"]
     assert diff["full"] == pytest.approx(report["hat_s0"]["fid"] - report["ddls"]["fid"], rel=1e-6)
-    assert diff["lo95"] <= diff["hi95"] and diff["std"] > 0
+    assert diff["lo95"] <= diff["full"] <= diff["hi95"] and diff["std"] > 0
+    assert np.std(np.array(diff["replicates"]) + diff["full"] - diff["replicate_mean"], ddof=1) == pytest.approx(
+        diff["std"])
     monkeypatch.setattr(inception, "inception_features", lambda *a, **k: pytest.fail("features recomputed"))
     script.main()
     assert json.loads((out / "bootstrap.json").read_text()) == result  # same seed, same replicates
+    report["ddls"]["fid"] += 1  # a report that is not these sets' is refused
+    (out / "report.json").write_text(json.dumps(report))
+    with pytest.raises(SystemExit, match="ddls"):
+        script.main()

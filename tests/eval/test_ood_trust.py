@@ -1,5 +1,6 @@
-"""`hatebm ood` on a run whose state.json plants a factory generator: refused (nothing imported) unless
---trust-generator or --generator names it; the written protocol still records the checkpoint."""
+"""`hatebm ood` and `hatebm.eval.ood.evaluate` on a run whose state.json plants a factory generator: refused (nothing
+imported) unless --trust-generator / trust_generator=True or --generator names it; the written protocol still records
+the checkpoint."""
 from __future__ import annotations
 
 import json

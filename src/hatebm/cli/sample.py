@@ -26,8 +26,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="latent step size of the joint and DDLS samplers (default: the run's; 0.1 for ddls)")
     p.add_argument("--batch-size", type=int, default=250, help="chains sampled at once")
     p.add_argument("--compile", action="store_true",
-                   help="torch.compile the hat (or DDLS's discriminator) for the chains: faster on GPUs, after a "
-                        "compilation of a minute or so; a graph that fails to compile runs eagerly")
+                   help="torch.compile the hat (or DDLS's discriminator) for the chains, after a compilation of a "
+                        "minute or so: meant for GPUs (not yet measured there; no gain on a 2-core CPU, see "
+                        "docs/results.md); a graph that fails to compile runs eagerly; no effect with --method "
+                        "generator")
     add_seed(p)
     add_device(p)
     add_model_modules(p)

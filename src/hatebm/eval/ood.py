@@ -197,9 +197,9 @@ def evaluate(
     """OOD detection of each set in `out_sets` ({name: spec}, see `hatebm.eval.common.load_set`) against the
     in-distribution set `in_spec`, by H(x) of a loaded `Model` or of the checkpoint or run folder `model` (its newest
     checkpoint, loaded on `device` with `hat` / `generator` for runs trained with their own networks, and
-    `trust_generator` as `hatebm.model.load_model` takes it). Every set is
-    cut to at most `n` images (a random subset with `seed`; "noise" gets `n`, or as many images as the
-    in-distribution set) and adapted to the training data's shape as `hatebm.eval.common.adapt` allows."""
+    `trust_generator` as `hatebm.model.load_model` takes it). Every set is cut to at most `n` images (a random
+    subset with `seed`; "noise" gets `n`, or as many images as the in-distribution set) and adapted to the training
+    data's shape as `hatebm.eval.common.adapt` allows."""
     source = str(ckpt.resolve(model)) if not isinstance(model, Model) else None
     loaded = model if isinstance(model, Model) else load_model(source, device, hat=hat, generator=generator,
                                                                      trust_generator=trust_generator)
