@@ -172,8 +172,9 @@ def open_stream(data: DataConfig, model: ModelConfig, batch_size: int, seed: int
         first = _collate([user[0]])  # checked as in-memory data are
         info = user_data(first.numpy() if first.dtype == torch.uint8 else first, model, data.resize)[1]
         return LoaderStream(user, BatchOrder(len(user), batch_size, seed, rank, world), data, model, device), info
+    if user is None:
+        _check_arch(data, model)
     if user is None and data.name in STREAMED:
-        check_arch(data, model)
         images = _disk_dataset(data, model, seed)
         order = BatchOrder(len(images), batch_size, seed, rank, world)
         return LoaderStream(images, order, data, model, device), DataInfo(images.size, images.size, images.channels)
@@ -181,7 +182,7 @@ def open_stream(data: DataConfig, model: ModelConfig, batch_size: int, seed: int
     return MemoryStream(x, BatchOrder(len(x), batch_size, seed, rank, world)), info
 
 
-def check_arch(data: DataConfig, model: ModelConfig) -> None:
+def _check_arch(data: DataConfig, model: ModelConfig) -> None:
     """Named data and the networks agree: 2-D toy distributions for ``model.arch=mlp``, images for ``sngan``. (Not in
     ``validate()``: a Python caller's own data leaves ``data.name`` at its default.)"""
     toy = data.name in toy_names()
@@ -195,7 +196,6 @@ def check_arch(data: DataConfig, model: ModelConfig) -> None:
 
 def load_training_data(data: DataConfig, model: ModelConfig, seed: int = 0) -> tuple[Tensor, DataInfo]:
     """Images as float NCHW in [-1, 1] at the model's resolution, or points from a 2-D toy distribution."""
-    check_arch(data, model)
     if model.arch == "mlp":
         points = toy_distribution(data.name).sample(data.toy_size, torch.Generator().manual_seed(seed))
         return points.float(), DataInfo(1, 1, points.shape[1])
