@@ -107,10 +107,8 @@ def main() -> None:
     result: dict[str, Any] = {"protocol": {"out": str(out), "reps": args.reps, "seed": args.seed, "n": n,
                                            "reference_n": m, "resampled": "samples (paired) and reference"}}
     result["fid"] = {k: summary(reps[k], full[k]) for k in names}
-    result["differences"] = {f"{h} - {b}": summary(reps[h] - reps[b], full[h] - full[b])
-                             for h in hats for b in ("ddls", "base")}
-    result["differences"].update({f"{a} - {b}": summary(reps[a] - reps[b], full[a] - full[b])
-                                  for a, b in zip(hats, hats[1:])})
+    pairs = [(h, b) for h in hats for b in ("ddls", "base")] + list(zip(hats, hats[1:]))
+    result["differences"] = {f"{a} - {b}": summary(reps[a] - reps[b], full[a] - full[b]) for a, b in pairs}
     for name, s in result["differences"].items():
         print(f"{name:<16} {s['full']:+7.3f}  95 % [{s['lo95']:+7.3f}, {s['hi95']:+7.3f}]  std {s['std']:.3f}  "
               f"P(< 0) {s['p_below_0']:.2f}  (replicate mean {s['replicate_mean']:+7.3f})")
