@@ -5,6 +5,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,20 @@ def test_make_data_fills_the_cache_the_cli_reads(tmp_path):
                            capture_output=True, text=True, env=env, check=True).stdout.strip()
     assert cache == str(tmp_path / ".cache" / "hatebm")
     assert f"mkdir -p {cache}/fashion-mnist" in dry.stdout
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_warnings_are_one_line_unless_debugging(debug):
+    script = ("import sys, warnings, hatebm.cli as cli, hatebm.cli.train as t; "
+              "t.run = lambda args: warnings.warn('slow here'); sys.exit(cli.main(sys.argv[1:]))")
+    argv = ["train", "tiny", "--quiet"] + (["--debug"] if debug else [])
+    proc = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in os.environ.items() if k != "HATEBM_DEBUG"})
+    assert proc.returncode == 0, proc.stderr
+    if debug:  # Python's own format: where it was raised
+        assert "UserWarning: slow here" in proc.stderr and "<string>" in proc.stderr
+    else:
+        assert proc.stderr == "hatebm train: warning: slow here\n"
 
 
 def test_divergence_is_one_line(tiny_npz, tmp_path, capsys):

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
 from hatebm.cli.common import Parser, parser_kwargs
 
@@ -59,7 +60,8 @@ def describe(err: Exception) -> tuple[str, int]:
 def main(argv: list[str] | None = None) -> int:
     """Run the `hatebm` command. On failure: one line on stderr and the exit status of :func:`describe`, or 130 /
     143 when SIGINT / SIGTERM stopped a training run (after writing its checkpoint; 130 for Ctrl-C elsewhere).
-    ``--debug`` (anywhere on the line) or ``HATEBM_DEBUG=1`` shows tracebacks instead. CPU work uses
+    Warnings are one line each too (``hatebm COMMAND: warning: ...``). ``--debug`` (anywhere on the line) or
+    ``HATEBM_DEBUG=1`` shows tracebacks, and where each warning was raised, instead. CPU work uses
     :func:`hatebm.devices.cpu_threads` threads."""
     import torch
 
@@ -71,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv or os.environ.get(DEBUG, "") not in ("", "0")
     args = parse([a for a in argv if a != "--debug"])
     torch.set_num_threads(cpu_threads())  # at start-up; Python callers keep the count they set
+    format_warning = warnings.formatwarning
+    if not debug:
+        warnings.formatwarning = lambda message, *_, **__: f"hatebm {args.command}: warning: {message}\n"
     try:
         return int(args.func(args) or 0)
     except Stopped as stop:
@@ -83,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hatebm {args.command}: {'error: ' if code != 130 else ''}{message}", file=sys.stderr)
         return code
     finally:
+        warnings.formatwarning = format_warning
         close()
 
 
