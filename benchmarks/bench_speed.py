@@ -4,6 +4,8 @@ to this machine's own peak, side by side in one run, for fp32 and bf16 autocast.
     python benchmarks/bench_speed.py [--device cpu|cuda] [--iters 3] [--warmup 1] [--json FILE]
     python benchmarks/bench_speed.py --preset cifar10_synth [key=value ...]   # a training preset's own settings
     python benchmarks/bench_speed.py --tiny --json FILE                        # seconds-long smoke run (the test)
+    python benchmarks/bench_speed.py --precisions fp32                         # one precision (fp32 only by default
+                                                                               # where bf16 would be emulated)
 
 Settings (random 32x32x3 images; step sizes, temperature and drift clip of the cifar10 presets):
 
@@ -437,7 +439,7 @@ def print_table(report: dict[str, Any]) -> None:
     print(f"\n{'setting':>{w}} {'prec':>5} {'s/iter':>9} {'Langevin s':>10} {'Lang %':>7} {'Lang GF/s':>9} "
           f"{'% peak':>7} {'iter GF/s':>9} {'GF/step':>8}  ratio")
     for name, s in report["settings"].items():
-        for prec in PRECISIONS:
+        for prec in report["precisions"]:
             r = s["rows"][prec]
             ratio = r.get("vs_joint")
             note = "" if ratio is None else (f"{ratio['of']}/{name}: s/iter x{ratio['s_per_iter']:.2f}, Langevin "
@@ -449,7 +451,8 @@ def print_table(report: dict[str, Any]) -> None:
     print("Lang % = Langevin share of the iteration; % peak = Langevin GFLOP/s over the best 3x3-conv rate of that "
           "precision at the setting's shapes; GF/step = GFLOP per Langevin step; ratio = the two-hat-pass order "
           "over the one-pass joint order (times and FLOPs)"
-          + ("; bf16* = emulated bf16 (no native bf16 on this CPU)" if report["bf16_emulated"] else ""))
+          + ("; bf16* = emulated bf16 (no native bf16 on this CPU)"
+             if report["bf16_emulated"] and "bf16" in report["precisions"] else ""))
 
 
 # ----------------------------------------------------------------------------------------------------------- main
@@ -514,6 +517,9 @@ def main() -> int:
                     help="Langevin steps of the warm-up iterations (0 = the row's K; the same shapes either way)")
     ap.add_argument("--peak-seconds", type=float, default=None, help="seconds per peak measurement (default 0.5; "
                                                                       "0.05 with --tiny)")
+    ap.add_argument("--precisions", default=None, help="comma-separated subset of fp32,bf16 to time (default both "
+                                                       "where bf16 is native, else fp32: emulated bf16 is many times "
+                                                       "slower and says nothing about the library)")
     ap.add_argument("--json", default=None, help="also write every figure to this JSON file")
     ap.add_argument("overrides", nargs="*", help="key=value overrides for the --preset runs")
     args = ap.parse_args()
@@ -529,11 +535,17 @@ def main() -> int:
     device = torch.device(args.device)
     clock = Clock(device)
     native = runtime.native_bf16(device)
+    precisions = PRECISIONS if native else ("fp32",)
+    if args.precisions is not None:
+        precisions = tuple(p.strip() for p in args.precisions.split(",") if p.strip())
+        if not precisions or not set(precisions) <= set(PRECISIONS):
+            ap.error(f"--precisions takes a comma-separated subset of {','.join(PRECISIONS)}, got {args.precisions!r}")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else \
         f"cpu, {torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}"
     settings = plan(args, ap)
-    bf16_note = "native" if native else "EMULATED (no AVX512-BF16/AMX): slow, reported all the same; the library " \
-                                        "itself leaves autocast off here, this benchmark forces it on"
+    bf16_note = "native" if native else "EMULATED (no AVX512-BF16/AMX), and the library itself leaves autocast off " \
+        "here: " + ("timed all the same, forced on" if "bf16" in precisions else
+                    "not timed (--precisions fp32,bf16 times it all the same)")
     print(f"device {name}, torch {torch.__version__}; bf16: {bf16_note}")
     gemm_n = 256 if args.tiny else GEMM_N
     print(HEADER.format(device=name, sync=" (torch.cuda.synchronize before and after)" if clock.cuda else "",
@@ -542,7 +554,7 @@ def main() -> int:
                         gemm=gemm_n))
     report: dict[str, Any] = {"device": str(device), "device_name": name, "torch": torch.__version__,
                               "threads": torch.get_num_threads(), "native_bf16": native, "bf16_emulated": not native,
-                              "tiny": args.tiny, "iters": args.iters, "warmup": args.warmup,
+                              "precisions": list(precisions), "tiny": args.tiny, "iters": args.iters, "warmup": args.warmup,
                               "warmup_steps": args.warmup_steps, "efficiency_assumed": EFFICIENCY, "settings": {}}
     print(f"\n== peak: {gemm_n}x{gemm_n} GEMM and 3x3 convolutions, {args.peak_seconds:g} s each")
     report["gemm_peak"] = gemm_peak(device, clock, args.peak_seconds, gemm_n)
@@ -570,7 +582,7 @@ def main() -> int:
     for s in report["settings"].values():
         fl = s["flops"]
         warm = fl["iteration"] - (s["K"] - min(args.warmup_steps or s["K"], s["K"])) * fl["per_step"]
-        for prec in PRECISIONS:  # timed and probed iterations at K, warm-up ones at --warmup-steps
+        for prec in precisions:  # timed and probed iterations at K, warm-up ones at --warmup-steps
             rate = EFFICIENCY * s["conv_peak"][f"{prec}_gflops"] * 1e9
             projected += ((args.iters + 1) * fl["iteration"] + args.warmup * warm) / rate
     report["projected_s"] = projected
@@ -585,7 +597,7 @@ def main() -> int:
     print("\n== timing")
     for sname in list(runs):
         run, s = runs.pop(sname), report["settings"][sname]
-        for prec in PRECISIONS:
+        for prec in precisions:
             with precision(run, prec):
                 row = time_row(run, clock, args)
             fl, peak = s["flops"], s["conv_peak"][f"{prec}_gflops"]
@@ -599,7 +611,7 @@ def main() -> int:
         del run
     for sname, s in report["settings"].items():  # X vs X-joint: the two-pass order over the one-pass one
         base = report["settings"].get(sname.removesuffix("-joint")) if sname.endswith("-joint") else None
-        for prec in PRECISIONS if base else ():
+        for prec in precisions if base else ():
             a, b = base["rows"][prec], s["rows"][prec]
             s["rows"][prec]["vs_joint"] = {"of": sname.removesuffix("-joint"), "s_per_iter": a["s_per_iter"] /
                                            b["s_per_iter"], "langevin": a["langevin_s"] / b["langevin_s"],

@@ -19,8 +19,8 @@ def share(x: float) -> bool:
 def test_bench_speed_tiny(tmp_path):
     out = tmp_path / "speed.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--tiny", "--json", str(out)], capture_output=True,
-                          text=True, timeout=120, env=env, cwd=tmp_path)
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--tiny", "--precisions", "fp32,bf16", "--json", str(out)],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     report = json.loads(out.read_text())
     settings = report["settings"]
@@ -56,3 +56,16 @@ def test_bench_speed_tiny(tmp_path):
         ratio = settings["B-joint"]["rows"][prec]["vs_joint"]
         assert ratio["of"] == "B" and ratio["flops_per_step"] > 1 and ratio["s_per_iter"] > 0
     assert "B/B-joint" in proc.stdout and "projected total" in proc.stdout
+
+
+def test_bench_speed_times_the_precisions_asked_for(tmp_path):
+    out = tmp_path / "speed.json"
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--tiny", "--settings", "A", "--precisions", "fp32", "--json",
+                           str(out)], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["precisions"] == ["fp32"] and set(report["settings"]["A"]["rows"]) == {"fp32"}
+    bad = subprocess.run([sys.executable, str(SCRIPT), "--tiny", "--precisions", "fp16"], capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path)
+    assert bad.returncode == 2 and "--precisions takes a comma-separated subset of fp32,bf16" in bad.stderr
