@@ -34,7 +34,7 @@ import warnings
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -252,29 +252,33 @@ def hat_conv_shapes(run: Tandem | Joint, top: int = 3) -> list[tuple[int, int, i
     return sorted(inner, key=lambda s: (-s[0] * s[1] * s[2] * s[3], -s[1]))[:top]
 
 
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
 def conv_peak(shapes: list[tuple[int, int, int, int]], batch: int, device: torch.device, channels_last: bool,
-              clock: Clock, seconds: float) -> dict[str, Any]:
-    """Best forward rate of a 3x3 convolution (bias, padding 1, as the hat's) at each shape and batch, in fp32 and in
-    bf16 (weights and inputs held in bf16: the best case of autocast)."""
+              clock: Clock, seconds: float, precisions: Sequence[str]) -> dict[str, Any]:
+    """Best forward rate of a 3x3 convolution (bias, padding 1, as the hat's) at each shape and batch, in each of
+    ``precisions`` (bf16: weights and inputs held in bf16, the best case of autocast)."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     out: dict[str, Any] = {"batch": batch, "shapes": []}
     for cin, cout, h, w in shapes:
         row: dict[str, Any] = {"c_in": cin, "c_out": cout, "h": h, "w": w}
-        for prec, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        for prec in precisions:
+            dtype = DTYPES[prec]
             conv = nn.Conv2d(cin, cout, 3, padding=1).to(device=device, dtype=dtype, memory_format=fmt)
             x = torch.randn(batch, cin, h, w, device=device, dtype=dtype).to(memory_format=fmt)
             with torch.no_grad():
                 row[f"{prec}_gflops"] = best_rate(lambda: conv(x), 2 * cin * cout * 9 * h * w * batch, clock, seconds)
         out["shapes"].append(row)
-    for prec in PRECISIONS:
+    for prec in precisions:
         out[f"{prec}_gflops"] = max(r[f"{prec}_gflops"] for r in out["shapes"])
     return out
 
 
-def gemm_peak(device: torch.device, clock: Clock, seconds: float, n: int) -> dict[str, float]:
+def gemm_peak(device: torch.device, clock: Clock, seconds: float, n: int, precisions: Sequence[str]) -> dict[str, float]:
     out = {}
-    for prec, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
+    for prec in precisions:
+        a, b = (torch.randn(n, n, device=device, dtype=DTYPES[prec]) for _ in range(2))
         out[f"{prec}_gflops"] = best_rate(lambda: a @ b, 2 * n**3, clock, seconds)
     out["n"] = n
     return out
@@ -557,9 +561,9 @@ def main() -> int:
                               "precisions": list(precisions), "tiny": args.tiny, "iters": args.iters, "warmup": args.warmup,
                               "warmup_steps": args.warmup_steps, "efficiency_assumed": EFFICIENCY, "settings": {}}
     print(f"\n== peak: {gemm_n}x{gemm_n} GEMM and 3x3 convolutions, {args.peak_seconds:g} s each")
-    report["gemm_peak"] = gemm_peak(device, clock, args.peak_seconds, gemm_n)
-    print(f"  GEMM {report['gemm_peak']['n']}^2: fp32 {report['gemm_peak']['fp32_gflops']:.1f} GFLOP/s, bf16 "
-          f"{report['gemm_peak']['bf16_gflops']:.1f} GFLOP/s")
+    report["gemm_peak"] = gemm_peak(device, clock, args.peak_seconds, gemm_n, precisions)
+    print(f"  GEMM {report['gemm_peak']['n']}^2: "
+          + ", ".join(f"{p} {report['gemm_peak'][f'{p}_gflops']:.1f} GFLOP/s" for p in precisions))
     runs, peaks = {}, {}
     for sname, (cfg, text) in settings.items():
         t0 = time.perf_counter()
@@ -568,10 +572,10 @@ def main() -> int:
         shapes = hat_conv_shapes(run)
         key = (tuple(shapes), run.batch, cfg.channels_last)
         if key not in peaks:
-            peaks[key] = conv_peak(shapes, run.batch, device, cfg.channels_last, clock, args.peak_seconds)
+            peaks[key] = conv_peak(shapes, run.batch, device, cfg.channels_last, clock, args.peak_seconds, precisions)
             for r in peaks[key]["shapes"]:
-                print(f"  conv3x3 {r['c_in']}->{r['c_out']} @ {r['h']}x{r['w']}, batch {run.batch}: fp32 "
-                      f"{r['fp32_gflops']:.1f}, bf16 {r['bf16_gflops']:.1f} GFLOP/s")
+                print(f"  conv3x3 {r['c_in']}->{r['c_out']} @ {r['h']}x{r['w']}, batch {run.batch}: "
+                      + ", ".join(f"{p} {r[f'{p}_gflops']:.1f}" for p in precisions) + " GFLOP/s")
         with precision(run, "fp32"):
             fl = count_flops(run)
         runs[sname] = run
