@@ -29,7 +29,7 @@ class Discriminator(nn.Module):
                 spectral_norm(m)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.fc(F.relu(self.blocks(x)).sum(dim=(2, 3))).squeeze(1)
+        return self.fc(F.relu_(self.blocks(x)).sum(dim=(2, 3))).squeeze(1)  # in place: see FRESH_ACTIVATIONS
 
 
 def sngan_discriminator(resolution: int = 32, width: int = 128, in_channels: int = 3) -> Discriminator:

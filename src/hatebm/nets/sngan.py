@@ -31,6 +31,10 @@ class FixedBatchNorm2d(nn.BatchNorm2d):
 
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "silu": F.silu}
+# The same activations for a tensor nothing else reads (a convolution's or a sum's output): ReLU in place, which
+# autograd allows (its backward reads its output) and which gives the same numbers with one buffer fewer; SiLU's
+# backward reads its input, so it stays out of place.
+FRESH_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu_, "silu": F.silu}
 
 
 class HatBlock(nn.Module):
@@ -40,15 +44,15 @@ class HatBlock(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, down: bool, stem: bool = False, act: str = "relu") -> None:
         super().__init__()
-        self.act = ACTIVATIONS[act]
+        self.act, self.act_fresh = ACTIVATIONS[act], FRESH_ACTIVATIONS[act]
         self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
         self.sc = nn.Conv2d(c_in, c_out, 1) if (c_in != c_out or down) else None
         self.down, self.stem = down, stem
 
     def forward(self, x: Tensor) -> Tensor:
-        h = x if self.stem else self.act(x)
-        h = self.conv2(self.act(self.conv1(h)))
+        h = x if self.stem else self.act(x)  # x itself feeds the shortcut below
+        h = self.conv2(self.act_fresh(self.conv1(h)))
         if self.down:
             h = F.avg_pool2d(h, 2)
         s = x
@@ -78,12 +82,12 @@ class HatNet(nn.Module):
     def __init__(self, in_channels: int, spec: Sequence[tuple[int, bool]], act: str = "relu") -> None:
         super().__init__()
         self.blocks = hat_blocks(in_channels, spec, act)
-        self.act = ACTIVATIONS[act]
+        self.act_fresh = FRESH_ACTIVATIONS[act]
         self.fc = nn.Linear(spec[-1][0], 1, bias=False)
         _init(self)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.fc(self.act(self.blocks(x)).mean(dim=(2, 3))).squeeze(1)
+        return self.fc(self.act_fresh(self.blocks(x)).mean(dim=(2, 3))).squeeze(1)
 
 
 class GenBlock(nn.Module):
@@ -98,8 +102,8 @@ class GenBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         up = lambda t: F.interpolate(t, scale_factor=2, mode="bilinear", align_corners=False)  # noqa: E731
-        h = self.conv1(up(F.relu(self.bn1(x))))
-        h = self.conv2(F.relu(self.bn2(h)))
+        h = self.conv1(up(F.relu_(self.bn1(x))))  # in place on batch norm's output (see FRESH_ACTIVATIONS)
+        h = self.conv2(F.relu_(self.bn2(h)))
         return h + self.sc(up(x))
 
 
@@ -119,7 +123,7 @@ class Generator(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         h = self.fc(z.flatten(1)).view(-1, self.c0, self.bottom, self.bottom)
-        h = F.relu(self.bn(self.blocks(h)))
+        h = F.relu_(self.bn(self.blocks(h)))
         return torch.tanh(self.conv(h)) * self.out_scale
 
 
