@@ -275,7 +275,8 @@ def conv_peak(shapes: list[tuple[int, int, int, int]], batch: int, device: torch
     return out
 
 
-def gemm_peak(device: torch.device, clock: Clock, seconds: float, n: int, precisions: Sequence[str]) -> dict[str, float]:
+def gemm_peak(device: torch.device, clock: Clock, seconds: float, n: int,
+              precisions: Sequence[str]) -> dict[str, float]:
     out = {}
     for prec in precisions:
         a, b = (torch.randn(n, n, device=device, dtype=DTYPES[prec]) for _ in range(2))
@@ -558,8 +559,8 @@ def main() -> int:
                         gemm=gemm_n))
     report: dict[str, Any] = {"device": str(device), "device_name": name, "torch": torch.__version__,
                               "threads": torch.get_num_threads(), "native_bf16": native, "bf16_emulated": not native,
-                              "precisions": list(precisions), "tiny": args.tiny, "iters": args.iters, "warmup": args.warmup,
-                              "warmup_steps": args.warmup_steps, "efficiency_assumed": EFFICIENCY, "settings": {}}
+                              "precisions": list(precisions), "tiny": args.tiny, "iters": args.iters,
+                              "warmup": args.warmup, "warmup_steps": args.warmup_steps, "efficiency_assumed": EFFICIENCY, "settings": {}}
     print(f"\n== peak: {gemm_n}x{gemm_n} GEMM and 3x3 convolutions, {args.peak_seconds:g} s each")
     report["gemm_peak"] = gemm_peak(device, clock, args.peak_seconds, gemm_n, precisions)
     print(f"  GEMM {report['gemm_peak']['n']}^2: "

@@ -44,7 +44,7 @@ class Encoder(nn.Module):
         _init(self)
 
     def forward(self, x: Tensor, project: bool = True) -> Tensor:
-        z = self.to_latent(F.relu(self.blocks(x)))
+        z = self.to_latent(F.relu_(self.blocks(x)))
         return project_sphere(z) if project else z
 
 
@@ -65,8 +65,8 @@ class DecoderBlock(nn.Module):
         return F.interpolate(t, scale_factor=2, mode="bilinear", align_corners=False) if self.up else t
 
     def forward(self, x: Tensor) -> Tensor:
-        h = x if self.bn1 is None else F.relu(self.bn1(x))
-        h = self.conv2(F.relu(self.bn2(self.conv1(self._up(h)))))
+        h = x if self.bn1 is None else F.relu_(self.bn1(x))  # in place: sngan.FRESH_ACTIVATIONS
+        h = self.conv2(F.relu_(self.bn2(self.conv1(self._up(h)))))
         s = self._up(x)
         return h + (self.sc(s) if self.sc is not None else s)
 
@@ -88,4 +88,4 @@ class Decoder(nn.Module):
         _init(self)
 
     def forward(self, z: Tensor) -> Tensor:
-        return torch.tanh(self.conv(F.relu(self.bn(self.blocks(z))))) * self.out_scale
+        return torch.tanh(self.conv(F.relu_(self.bn(self.blocks(z))))) * self.out_scale
