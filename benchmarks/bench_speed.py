@@ -560,7 +560,8 @@ def main() -> int:
     report: dict[str, Any] = {"device": str(device), "device_name": name, "torch": torch.__version__,
                               "threads": torch.get_num_threads(), "native_bf16": native, "bf16_emulated": not native,
                               "precisions": list(precisions), "tiny": args.tiny, "iters": args.iters,
-                              "warmup": args.warmup, "warmup_steps": args.warmup_steps, "efficiency_assumed": EFFICIENCY, "settings": {}}
+                              "warmup": args.warmup, "warmup_steps": args.warmup_steps,
+                              "efficiency_assumed": EFFICIENCY, "settings": {}}
     print(f"\n== peak: {gemm_n}x{gemm_n} GEMM and 3x3 convolutions, {args.peak_seconds:g} s each")
     report["gemm_peak"] = gemm_peak(device, clock, args.peak_seconds, gemm_n, precisions)
     print(f"  GEMM {report['gemm_peak']['n']}^2: "
