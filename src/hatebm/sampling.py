@@ -136,11 +136,13 @@ def frozen(*modules: nn.Module) -> Iterator[None]:
 
 def clip_per_sample(v: Tensor, max_norm: float | None) -> Tensor:
     """Scale each sample of ``v`` so that its L2 norm is at most ``max_norm``."""
-    if max_norm is None:
-        return v
+    return v if max_norm is None else v * _clip_scale(v, max_norm)
+
+
+def _clip_scale(v: Tensor, max_norm: float) -> Tensor:
+    """Per-sample factors (shaped to broadcast over ``v``) that bring each sample's L2 norm to at most ``max_norm``."""
     norms = v.flatten(1).norm(dim=1).clamp_min(1e-12)
-    scale = (max_norm / norms).clamp(max=1.0)
-    return v * scale.view(-1, *([1] * (v.dim() - 1)))
+    return (max_norm / norms).clamp(max=1.0).view(-1, *([1] * (v.dim() - 1)))
 
 
 def mean_norm(v: Tensor) -> float:
@@ -179,7 +181,9 @@ class _Chain:
 
     def _move_y(self, y: Tensor, grad: Tensor) -> None:
         cfg = self.cfg
-        drift = clip_per_sample(0.5 * cfg.eps_y**2 * grad, cfg.max_drift_y)
+        drift = 0.5 * cfg.eps_y**2 * grad
+        if cfg.max_drift_y is not None:  # clipped in place: drift is this step's own tensor
+            drift.mul_(_clip_scale(drift, cfg.max_drift_y))
         self.drift_y_sum += _mean_norm(drift).double()
         self.y = self._langevin(y, drift, cfg.eps_y)
 
