@@ -542,7 +542,7 @@ def main() -> int:
     native = runtime.native_bf16(device)
     precisions = PRECISIONS if native else ("fp32",)
     if args.precisions is not None:
-        precisions = tuple(p.strip() for p in args.precisions.split(",") if p.strip())
+        precisions = tuple(dict.fromkeys(p.strip() for p in args.precisions.split(",") if p.strip()))
         if not precisions or not set(precisions) <= set(PRECISIONS):
             ap.error(f"--precisions takes a comma-separated subset of {','.join(PRECISIONS)}, got {args.precisions!r}")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else \

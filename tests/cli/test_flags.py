@@ -110,7 +110,7 @@ def test_warnings_are_one_line_unless_debugging(debug):
     if debug:  # Python's own format: where it was raised
         assert "UserWarning: slow here" in proc.stderr and "<string>" in proc.stderr
     else:
-        assert proc.stderr == "hatebm train: warning: slow here\n"
+        assert proc.stderr.splitlines()[-1] == "hatebm train: warning: slow here" and "warn(" not in proc.stderr
 
 
 def test_divergence_is_one_line(tiny_npz, tmp_path, capsys):

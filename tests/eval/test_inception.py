@@ -62,9 +62,12 @@ def test_features_equal_the_shipped_network_called_directly(grey, grey_features)
         np.testing.assert_allclose(got, reference_features(images), rtol=1e-3, atol=1e-4)
 
 
-def test_nchw_gives_the_features_of_the_default_channels_last_layout(grey, grey_features):
-    nchw = inception.inception_features(grey, progress=False, channels_last=False)  # grey_features: the CPU default
-    np.testing.assert_allclose(grey_features, nchw, rtol=1e-5, atol=1e-5)
+def test_channels_last_and_nchw_give_the_same_features(grey):
+    features = {layout: inception.inception_features(grey, progress=False, device="cpu", channels_last=layout)
+                for layout in (True, False)}
+    np.testing.assert_allclose(features[True], features[False], rtol=1e-5, atol=1e-5)
+    first_conv = next(inception.load_inception(device="cpu", channels_last=True).parameters())  # [32, 3, 3, 3]
+    assert first_conv.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_grey_images_are_fed_as_their_rgb_repetition(grey):

@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hatebm {args.command}: {'error: ' if code != 130 else ''}{message}", file=sys.stderr)
         return code
     finally:
-        warnings.formatwarning = format_warning
         close()
+        warnings.formatwarning = format_warning
 
 
 if __name__ == "__main__":

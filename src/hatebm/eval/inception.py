@@ -82,7 +82,7 @@ def weights_sha256(weights: str | os.PathLike | None = None) -> str:
     return _sha256(str(path), stat.st_size, stat.st_mtime_ns)
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=4)
 def _load(path: str, mtime_ns: int, device: str, channels_last: bool) -> torch.jit.ScriptModule:
     try:
         with warnings.catch_warnings():  # torch ≥ 2.10 deprecates TorchScript; the weights only exist as TorchScript

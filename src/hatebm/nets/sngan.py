@@ -31,9 +31,10 @@ class FixedBatchNorm2d(nn.BatchNorm2d):
 
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "silu": F.silu}
-# The same activations for a tensor nothing else reads (a convolution's or a sum's output): ReLU in place, which
-# autograd allows (its backward reads its output) and which gives the same numbers with one buffer fewer; SiLU's
-# backward reads its input, so it stays out of place.
+# The same activations for a tensor nothing else reads (a convolution's, a sum's or a batch norm's output): ReLU in
+# place, which autograd allows (its backward reads its output) and which gives the same numbers with one buffer fewer;
+# SiLU's backward reads its input, so it stays out of place. So a forward hook on an inner layer sees that layer's
+# output after the ReLU, and a full backward hook there is refused by autograd: hook whole networks instead.
 FRESH_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu_, "silu": F.silu}
 
 
