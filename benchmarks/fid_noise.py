@@ -29,12 +29,7 @@ import numpy as np
 from tqdm import trange
 
 from hatebm.eval.compare import load_reference
-from hatebm.eval.metrics import feature_stats, frechet_distance
-
-
-def fid(features: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> float:
-    """FID of a set's features against a reference's moments (exact N-dimensional trace where N <= D)."""
-    return frechet_distance(*feature_stats(features), mu, sigma, features1=features)
+from hatebm.eval.metrics import feature_stats, fid_of_features
 
 
 def measure(features: np.ndarray, ref_n: int, sizes: list[int], reps: int, seed: int,
@@ -53,7 +48,7 @@ def measure(features: np.ndarray, ref_n: int, sizes: list[int], reps: int, seed:
         mu, sigma = feature_stats(features[order[:ref_n]])
         pool = order[ref_n:]
         for n in sizes:
-            a, b = fid(features[pool[:n]], mu, sigma), fid(features[pool[n : 2 * n]], mu, sigma)
+            a, b = fid_of_features(features[pool[:n]], mu, sigma), fid_of_features(features[pool[n : 2 * n]], mu, sigma)
             single[n].append(a)
             diff[n].append(a - b)
     rows = [{"n": n, "fid_mean": float(np.mean(single[n])), "fid_std": float(np.std(single[n], ddof=1)),

@@ -26,14 +26,9 @@ from hatebm.devices import resolve_device
 from hatebm.eval import inception
 from hatebm.eval.common import save_npz, write_json
 from hatebm.eval.compare import load_reference
-from hatebm.eval.metrics import feature_stats, frechet_distance
+from hatebm.eval.metrics import feature_stats, fid_of_features
 
 from refine_select import halves, saved_key  # the sibling script: benchmarks/ is on sys.path when this one runs
-
-
-def fid(features: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> float:
-    """FID of sample features against a reference's moments (exact N-dimensional trace, N <= 2048)."""
-    return frechet_distance(*feature_stats(features), mu, sigma, features1=features)
 
 
 def set_features(out: Path, names: list[str], resize: str, device: Any) -> dict[str, np.ndarray]:
@@ -90,7 +85,7 @@ def main() -> None:
     if len({len(f) for f in feats.values()}) != 1:
         raise SystemExit(f"the report's sets differ in size ({ {k: len(f) for k, f in feats.items()} }): they are "
                          "not one paired draw; rerun refine_select.py")
-    full = {name: fid(f, ref.mu, ref.sigma) for name, f in feats.items()}
+    full = {name: fid_of_features(f, ref.mu, ref.sigma) for name, f in feats.items()}
     for name in names:  # the report's own numbers, from the kept features: else the sets are not the report's
         print(f"{name:<8} FID {full[name]:8.3f} (report {report[name]['fid']:8.3f})")
         if abs(full[name] - report[name]["fid"]) > 1e-6 * max(1.0, abs(full[name])):
@@ -103,7 +98,7 @@ def main() -> None:
         i, j = rng.integers(0, n, n), rng.integers(0, m, m)
         mu, sigma = feature_stats(ref.features[j])
         for k in names:
-            reps[k][r] = fid(feats[k][i], mu, sigma)
+            reps[k][r] = fid_of_features(feats[k][i], mu, sigma)
     result: dict[str, Any] = {"protocol": {"out": str(out), "reps": args.reps, "seed": args.seed, "n": n,
                                            "reference_n": m, "resampled": "samples (paired) and reference"}}
     result["fid"] = {k: summary(reps[k], full[k]) for k in names}

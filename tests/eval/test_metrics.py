@@ -30,6 +30,7 @@ def test_frechet_distance_from_features_equals_the_sqrtm_computation(n):
     f1, f2 = rng.normal(size=(n, 12)), rng.normal(1, 2, size=(40, 12))
     stats = (*metrics.feature_stats(f1), *metrics.feature_stats(f2))
     assert metrics.frechet_distance(*stats, features1=f1) == pytest.approx(metrics.frechet_distance(*stats), rel=1e-7)
+    assert metrics.fid_of_features(f1, *stats[2:]) == pytest.approx(metrics.frechet_distance(*stats), rel=1e-7)
 
 
 def test_identical_features_give_zero_fid_also_when_singular():

@@ -14,7 +14,7 @@ import torch
 
 from hatebm.eval import inception
 from hatebm.eval.common import check_images
-from hatebm.eval.metrics import KID_KERNEL, KID_SEED, KID_WHOLE_SETS, feature_stats, frechet_distance, kid, kid_subset
+from hatebm.eval.metrics import KID_KERNEL, KID_SEED, KID_WHOLE_SETS, fid_of_features, kid, kid_subset
 from hatebm.eval.reference import FOREIGN, FOREIGN_RESIZE, ReferenceStats
 
 KID_FOREIGN = "not available: the reference is foreign statistics (mu and sigma only), KID needs its features"
@@ -61,7 +61,7 @@ def compute_metrics(
         raise ValueError(f"samples: need at least 2 images for FID and KID, got {len(samples)}")
     resize = _check_reference(samples, ref, weights)
     features = inception.inception_features(samples, batch_size, weights, progress, resize, device)
-    fid = frechet_distance(*feature_stats(features), ref.mu, ref.sigma, features1=features)
+    fid = fid_of_features(features, ref.mu, ref.sigma)
     samples_protocol = {"n": len(samples), "image_shape": list(samples.shape[1:]),
                         **({"source": source} if source else {})}
     if ref.foreign:

@@ -72,6 +72,12 @@ def frechet_distance(
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * tr_covmean)
 
 
+def fid_of_features(features: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> float:
+    """FID of a set's features [N, D] against a reference's moments: :func:`frechet_distance` with the set's own
+    features, so the trace is exact in N dimensions where N ≤ D."""
+    return frechet_distance(*feature_stats(features), mu, sigma, features1=features)
+
+
 def kid_subset(n1: int, n2: int, subset_size: int = 1000) -> int:
     """The vectors per KID subset: min(subset_size, n1, n2)."""
     return min(subset_size, n1, n2)

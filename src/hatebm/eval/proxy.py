@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from hatebm.data import to_model
 from hatebm.eval.common import adapt, check_images, key_part, load_set, write_metrics
-from hatebm.eval.metrics import feature_stats, frechet_distance
+from hatebm.eval.metrics import feature_stats, fid_of_features
 
 LABEL = "proxy FID (classifier features)"
 NOTE = "not FID: Fréchet distance of a small Fashion-MNIST classifier's features; comparable only under this protocol"
@@ -188,7 +188,7 @@ def proxy_fid(
     _, metadata, sha = load_classifier(weights)
     f_samples = proxy_features(adapt(samples, INPUT_SHAPE, fit, convert_channels, "samples"), weights)
     f_ref = proxy_features(ref_images, weights)
-    value = frechet_distance(*feature_stats(f_samples), *feature_stats(f_ref), features1=f_samples)
+    value = fid_of_features(f_samples, *feature_stats(f_ref))
     protocol = {
         "metric": LABEL, "note": NOTE, "network": NETWORK, "feature_dim": FEATURE_DIM, "weights_sha256": sha,
         "classifier_test_accuracy": float(metadata["test_accuracy"]) if "test_accuracy" in metadata else None,
