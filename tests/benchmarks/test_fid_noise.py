@@ -1,7 +1,9 @@
 """benchmarks/fid_noise.py on 1-d "features", where FID's finite-n bias is known: for disjoint sets of n and m points
 drawn from a population of variance v and kurtosis k, FID = (mean_S - mean_R)^2 + (std_S - std_R)^2 has expectation
 about v (1 + (k - 1) / 4) (1/n + 1/m): the means' term v (1/n + 1/m), the standard deviations' (k - 1) / 4 of it
-(1.5 (1/n + 1/m) for a unit Gaussian)."""
+(1.5 (1/n + 1/m) for a unit Gaussian). Far from the reference (mean offset d), the difference of two sets' FIDs
+against one reference is dominated by the cross term (mean_S1 - mean_S2)(mean_S1 + mean_S2 - 2 mean_R), whose std
+is about 2 d sqrt(2 v / n)."""
 import json
 import os
 import subprocess
@@ -45,6 +47,21 @@ def test_fid_bias_and_noise_on_gaussians(gaussian_stats, tmp_path):
         assert rows[n]["diff_std"] > 0
     assert rows[50]["diff_std"] < rows[25]["diff_std"] and report["diff_std_exponent"] > 0
     assert report["resolve"]["n_at_2_sigma"] > 0 and "2 std at n" in proc.stdout
+
+
+def test_the_noise_of_a_difference_far_from_the_reference_is_the_cross_term(gaussian_stats, tmp_path):
+    shifted = np.random.default_rng(1).standard_normal((200, 1)) + 3
+    samples = ReferenceStats.from_features(shifted, {"resize": "tf", "weights_sha256": "test"}).save(
+        tmp_path / "shifted.npz").path
+    out = tmp_path / "noise.json"
+    proc = run(str(gaussian_stats), "--samples", str(samples), "--ref-n", "200", "--sizes", "50", "--reps", "1000",
+               "--json", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (row,) = json.loads(out.read_text())["rows"]
+    offset = shifted.mean() - FEATURES.mean()  # the whole reference set is drawn every round
+    expected = 2 * offset * np.sqrt(2 * shifted.var(ddof=1) / 50)
+    assert abs(row["diff_std"] - expected) < 0.1 * expected, (row, expected)
+    assert row["fid_mean"] > offset**2
 
 
 def test_sizes_the_features_cannot_give_are_one_error(monkeypatch):
