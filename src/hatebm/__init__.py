@@ -12,6 +12,7 @@ from hatebm.config import (PRESETS, AutoencoderConfig, GanConfig, JointConfig, T
 from hatebm.energy import HatEBM
 from hatebm.model import Model, load_model
 from hatebm.sampling import LangevinConfig, SampleResult, sample_conditional, sample_joint
+from hatebm.tf_import import import_tf
 from hatebm.train import DivergenceError, train
 
 try:
@@ -20,5 +21,5 @@ except PackageNotFoundError:  # imported from a source tree that was never insta
     __version__ = "0+unknown"
 
 __all__ = ["AutoencoderConfig", "Bank", "DivergenceError", "GanConfig", "HatEBM", "JointConfig", "LangevinConfig",
-           "Model", "PRESETS", "SampleResult", "TandemConfig", "__version__", "load_config", "load_model", "override",
-           "preset", "sample_conditional", "sample_joint", "train"]
+           "Model", "PRESETS", "SampleResult", "TandemConfig", "__version__", "import_tf", "load_config", "load_model",
+           "override", "preset", "sample_conditional", "sample_joint", "train"]

@@ -40,12 +40,14 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import Tensor
 
 from hatebm.config import RunConfig, from_dict, to_dict
 from hatebm.checkpoint_formats import FORMAT, from_format_1, from_format_2
 from hatebm.data import DataInfo
+from hatebm import tensorfile
+from hatebm.tensorfile import Lazy
 
 STATE, TENSORS, PREFIX, TMP = "state.json", "tensors.safetensors", "step_", ".tmp_"
 RANK_KEY = re.compile(r"rank\d+")
@@ -204,9 +206,10 @@ def load(path: str | Path) -> Checkpoint:
     return Checkpoint.from_files(*read_files(folder), where=str(folder))
 
 
-def write_files(run_dir: str | Path, step: int, tensors: dict[str, Tensor], state: dict[str, Any],
+def write_files(run_dir: str | Path, step: int, tensors: dict[str, Tensor | Lazy], state: dict[str, Any],
                 keep: int = 0) -> Path:
     """Write the folder of step ``step`` atomically (temporary name, fsync, rename); prune to the newest ``keep``.
+    :class:`hatebm.tensorfile.Lazy` tensors are made one at a time while the file is written.
 
     A write that fails (disk full, read-only, no permission) removes its temporary folder, leaves every earlier
     checkpoint as it was and raises one OSError saying so."""
@@ -217,7 +220,7 @@ def write_files(run_dir: str | Path, step: int, tensors: dict[str, Tensor], stat
         root.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp / TENSORS))
+        tensorfile.save(tensors, tmp / TENSORS)
         (tmp / STATE).write_text(json.dumps({"step": step, **state}, indent=1))
         for f in (tmp / TENSORS, tmp / STATE):
             with open(f, "rb") as fh:

@@ -1,0 +1,58 @@
+"""The authors' experiments (their ``configs_synth``, ``configs_joint`` and ``fid`` configs) as hatebm configs.
+
+Each experiment maps to the hatebm preset of the same experiment (DESIGN §3), which already holds the authors'
+training settings (temperature, step sizes, priors, learning rates and their schedule, bank, loss weights); the
+importer adds what only the authors' files say:
+
+- network widths, image channels and latent size, read from the checkpoint's shapes;
+- the generator's output factor (``gen_factor``: tanh x 1 for refinement, x 2 otherwise);
+- the evaluation K of their FID config (``mcmc_steps``), as ``eval_steps``;
+- the joint sampler's order: their code updates Z, then Y (``sampler.order=zy``);
+- with their optimiser file, the moving average of the hat's weights (``ema_halflife`` equal to their decay 0.9999).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+EMA_DECAY = 0.9999  # every experiment's ebm_opt_decay
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One of the authors' configs: the matching hatebm ``preset``, image ``resolution``, generator family
+    (``generator``: SN-GAN; ``decoder``: the retrofit autoencoder's), ``gen_factor`` and evaluation K."""
+
+    preset: str
+    resolution: int
+    generator: str
+    gen_factor: float
+    eval_steps: int | None  # None: the experiment trains no hat (the autoencoder)
+
+    @property
+    def joint(self) -> bool:
+        return self.preset.endswith(("refine", "retrofit"))
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    "cifar10_synth": Experiment("cifar10_synth", 32, "generator", 2.0, 125),
+    "celeb_a_synth": Experiment("celeba64_synth", 64, "generator", 2.0, 100),
+    "imagenet_synth": Experiment("imagenet128_synth", 128, "generator", 2.0, 150),
+    "imagenet_synth_large_net": Experiment("imagenet128_synth_scaled", 128, "generator", 2.0, 125),
+    "cifar10_refine": Experiment("cifar10_refine", 32, "generator", 1.0, 350),
+    "celeb_a_refine": Experiment("celeba64_refine", 64, "generator", 1.0, 125),
+    "cifar10_retrofit": Experiment("cifar10_retrofit", 32, "decoder", 2.0, 125),
+    "cifar10_ae": Experiment("ae_cifar10", 32, "decoder", 2.0, None),
+}
+
+
+def ema_halflife(decay: float = EMA_DECAY) -> float:
+    """The half-life in iterations of hatebm's weight average that equals a per-step ``decay`` (0.5 ** (1 / h))."""
+    return math.log(0.5) / math.log(decay)
+
+
+def experiment(name: str) -> Experiment:
+    """The experiment ``name``, or one ValueError listing the names."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}: the authors' config names are {', '.join(EXPERIMENTS)}")
+    return EXPERIMENTS[name]

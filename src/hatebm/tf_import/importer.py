@@ -1,0 +1,212 @@
+"""``hatebm import-tf``: the authors' released TensorFlow networks as an ordinary hatebm run folder.
+
+A hat experiment (synthesis, refinement, retrofit) needs ``ebm`` and ``gen``; ``gen`` alone (a released SN-GAN or
+decoder) makes a generator-only run that a joint run refines (``generator.source=RUN``), of kind ``gan`` (SN-GAN
+generators) or ``autoencoder`` (the retrofit decoder, with ``inf`` its encoder). A joint experiment's generator is
+written as its own run in ``OUT/generator``, which the joint run names as ``generator.source``, as for any joint run.
+
+``optim`` (their ``ebm_optim_N.npz``) brings in Adam's moments and the moving average of the hat's weights (as
+``hat_ema``, which hatebm samples by default); ``bank`` and ``bank_z`` (their ``persistent_N.npy`` and
+``persistent_z_N.npy``) a tandem run's bank. Without them a resumed run starts Adam afresh, keeps no average, and a
+tandem run starts its bank from the generator as at step 0.
+
+Tensors are read, converted and written one at a time (:mod:`hatebm.tensorfile`), so an import holds little more than
+its largest tensor in memory.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from hatebm import checkpoint as ckpt
+from hatebm.checkpoint import Checkpoint, GeneratorSpec, RankState
+from hatebm.checkpoint_formats import NATIVE
+from hatebm.config import GanConfig, ModelConfig, RunConfig, override, preset
+from hatebm.data import DataInfo
+from hatebm.model import load_model
+from hatebm.nets import build_encoder, build_generator, build_hat
+from hatebm.tensorfile import Lazy
+from hatebm.tf_import.bundle import TFCheckpoint
+from hatebm.tf_import.experiments import Experiment, ema_halflife, experiment
+from hatebm.tf_import.layout import Family, convert, step_of, widths
+from hatebm.tf_import.optim import AdamState, read_optimizer
+from hatebm.train.outputs import write_config
+
+Tensors = dict[str, "torch.Tensor | Lazy"]
+
+
+def _open(path: str | Path | None, flag: str) -> TFCheckpoint | None:
+    if path is None:
+        return None
+    try:
+        return TFCheckpoint(path)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{flag}: {err}") from None
+
+
+def _sizes(tf: TFCheckpoint, kind: str, resolution: int, exp: str) -> dict[str, int]:
+    try:
+        return widths(kind, {k: e.shape for k, e in tf.entries.items()}, resolution)
+    except KeyError as err:
+        raise ValueError(f"{tf.prefix} lacks {err.args[0]!r}: it is not a checkpoint of the {kind} network of "
+                         f"{exp} ({resolution} px)") from None
+
+
+def _model(exp: Experiment, name: str, hat: TFCheckpoint | None, gen: TFCheckpoint,
+           inf: TFCheckpoint | None) -> ModelConfig:
+    """The networks' section: widths, channels and latent size from the checkpoints' shapes."""
+    g = _sizes(gen, exp.generator, exp.resolution, name)
+    model = ModelConfig(resolution=exp.resolution, channels=g["channels"], gen_width=g["width"],
+                        out_scale=exp.gen_factor)
+    if exp.generator == "decoder":
+        model.latent_shape = [g["latent_channels"], exp.resolution // 2, exp.resolution // 2]
+    else:
+        model.latent_dim = g["latent_dim"]
+    for tf, kind in ((hat, "hat"), (inf, "encoder")):
+        if tf is not None:
+            h = _sizes(tf, kind, exp.resolution, name)
+            if h["channels"] != model.channels:
+                raise ValueError(f"{tf.prefix} takes {h['channels']}-channel images, the generator {gen.prefix} makes "
+                                 f"{model.channels}-channel ones: pass networks of one experiment")
+            model.hat_width = h["width"]
+    return model
+
+
+def _weights(tf: TFCheckpoint, kind: str, net: nn.Module, resolution: int) -> Tensors:
+    """The state dict of ``net`` (built on the meta device) as lazy reads of ``tf``, each shape checked now."""
+    fam, out = Family(kind, resolution), {}
+    for key, value in net.state_dict().items():
+        if key.endswith("num_batches_tracked"):
+            out[key] = torch.zeros((), dtype=torch.int64)
+            continue
+        tf_key = fam.tf_key(key)
+        entry = tf.entry(tf_key)
+        stored = tuple(entry.shape)
+        expect = tuple(value.shape)
+        converted = stored[::-1] if len(stored) == 2 else (stored[3], stored[2], *stored[:2]) if len(stored) == 4 \
+            else stored
+        if converted != expect:
+            raise ValueError(f"{tf.prefix}: the variable {tf_key!r} has shape {list(stored)}, but the network read from "
+                             f"the checkpoint's other shapes needs {list(expect)} in hatebm's layout; the checkpoint "
+                             "mixes networks or is corrupt")
+        out[key] = Lazy(torch.float32, expect, lambda k=key, t=tf_key: convert(k, tf.read(t)))
+    return out
+
+
+def _meta(build: Any, model: ModelConfig) -> nn.Module:
+    with torch.device("meta"):
+        return build(model)
+
+
+def _adam_groups(net: nn.Module, lr: float, betas: Sequence[float]) -> list[dict[str, Any]]:
+    return torch.optim.Adam(net.parameters(), lr=lr, betas=tuple(betas)).state_dict()["param_groups"]
+
+
+def _bank(path: str | Path, what: str) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False, mmap_mode="r")
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{what} {path} is not a readable .npy array ({err})") from None
+    return array
+
+
+def _rank(cfg: RunConfig, bank: tuple[Lazy, Lazy] | None) -> RankState:
+    rng = torch.Generator().manual_seed(cfg.seed * 1000).get_state()  # as a fresh run's rank 0 (loop.start)
+    return RankState({"epoch": 0, "pos": 0}, {"rng.torch": rng}, bank)  # type: ignore[arg-type]  # Lazy, written
+
+
+def import_tf(name: str, out: str | Path, ebm: str | Path | None = None, gen: str | Path | None = None,
+              inf: str | Path | None = None, optim: str | Path | None = None, bank: str | Path | None = None,
+              bank_z: str | Path | None = None, overrides: Sequence[str] = (), load: bool = True) -> Any:
+    """Import the authors' networks of experiment ``name`` (their config names, e.g. ``cifar10_synth``) into the new
+    run folder ``out``; ``overrides`` (``key=value``) change the config. Returns the :class:`hatebm.Model` of the run
+    (``load=False``: its checkpoint folder)."""
+    exp = experiment(name)
+    out = Path(out)
+    if ckpt.list_checkpoints(out):
+        raise ValueError(f"{out} already holds checkpoints; choose a new --out")
+    if gen is None:
+        raise ValueError(f"--gen is needed: every experiment's model includes its generator ({name}: gen_N.ckpt)")
+    if ebm is None and (optim or bank or bank_z):
+        raise ValueError("--optim, --bank and --bank-z belong to a hat network's run: pass --ebm too")
+    if exp.eval_steps is None and ebm is not None:
+        raise ValueError(f"{name} trains an autoencoder, no hat network: drop --ebm")
+    if inf is not None and exp.generator != "decoder":
+        raise ValueError(f"--inf is the retrofit autoencoder's encoder; {name} has none")
+    if (bank is None) != (bank_z is None) or (bank is not None and exp.joint):
+        raise ValueError("--bank and --bank-z go together, and only with a synthesis (tandem) experiment")
+    hat_tf, gen_tf, inf_tf = _open(ebm, "--ebm"), _open(gen, "--gen"), _open(inf, "--inf")
+    model = _model(exp, name, hat_tf, gen_tf, inf_tf)
+    info = DataInfo(exp.resolution, exp.resolution, model.channels)
+    generator = _meta(build_generator, model)
+    gen_spec = GeneratorSpec({"type": "hatebm", "model": asdict(model)}, tuple(model.latent_shape) or
+                             (model.latent_dim,), sphere=exp.generator == "decoder")
+    gen_nets = {"generator": _weights(gen_tf, exp.generator, generator, exp.resolution)}
+    step = step_of(str(ebm if ebm is not None else gen))
+    if hat_tf is None:  # a generator-only run
+        cfg = override(_generator_config(exp, model), list(overrides))
+        if inf_tf is not None:
+            gen_nets["encoder"] = _weights(inf_tf, "encoder", _meta(build_encoder, model), exp.resolution)
+        saved = Checkpoint(step, cfg, info, gen_spec, None, gen_nets, {}, [_rank(cfg, None)])
+        return _write(out, saved, load, method="generator")
+    cfg = preset(exp.preset)
+    changes = [f"eval_steps={exp.eval_steps}"] + (["sampler.order=zy"] if exp.joint else [])
+    if optim is not None:
+        changes.append(f"ema_halflife={ema_halflife()}")
+    if exp.joint:
+        gen_out = Path(out) / "generator"
+        changes.append(f"generator.source={gen_out.resolve()}")
+        gen_cfg = _generator_config(exp, model)
+        _write(gen_out, Checkpoint(step, gen_cfg, info, gen_spec, None, gen_nets, {}, [_rank(gen_cfg, None)]), False)
+    banks = None
+    if bank is not None:
+        banks = _banks(bank, bank_z, model, exp)
+        changes.append(f"bank_size={banks[0].shape[0]}")
+    cfg = override(replace(cfg, model=model), changes + list(overrides))
+    hat = _meta(build_hat, model)
+    nets: dict[str, Tensors] = {"hat": _weights(hat_tf, "hat", hat, exp.resolution), **gen_nets}
+    optimizers = {"hat": ({}, _adam_groups(hat, cfg.lr_hat, cfg.betas))}
+    if not exp.joint:
+        optimizers["generator"] = ({}, _adam_groups(generator, cfg.lr_gen, cfg.betas))
+    if optim is not None:
+        state: AdamState = read_optimizer(optim, hat_tf, Family("hat", exp.resolution), hat)
+        optimizers["hat"] = (state.moments, optimizers["hat"][1])
+        nets["hat_ema"] = state.average
+    saved = Checkpoint(step, cfg, info, gen_spec, NATIVE, nets, optimizers, [_rank(cfg, banks)])
+    return _write(out, saved, load)
+
+
+def _generator_config(exp: Experiment, model: ModelConfig) -> RunConfig:
+    """The config of a generator-only run: the autoencoder's (retrofit decoders) or a GAN's (SN-GAN generators)."""
+    if exp.generator == "decoder":
+        return replace(preset("ae_cifar10"), model=model)
+    return GanConfig(data=preset(exp.preset).data, model=model)
+
+
+def _banks(bank: str | Path, bank_z: str | Path, model: ModelConfig, exp: Experiment) -> tuple[Lazy, Lazy]:
+    """Their persistent banks (NHWC images, latents) in hatebm's layout (NCHW, float32), checked against the model
+    now and read while the checkpoint is written."""
+    x, z = _bank(bank, "--bank"), _bank(bank_z, "--bank-z")
+    image = (exp.resolution, exp.resolution, model.channels)
+    if x.ndim != 4 or tuple(x.shape[1:]) != image:
+        raise ValueError(f"--bank {bank} holds an array of shape {list(x.shape)}; the model's bank is N×{'×'.join(map(str, image))} "
+                         "(NHWC, as their persistent_N.npy)")
+    if z.shape != (x.shape[0], model.latent_dim):
+        raise ValueError(f"--bank-z {bank_z} holds shape {list(z.shape)}, not {[x.shape[0], model.latent_dim]} (one latent "
+                         "per bank image)")
+    n, h, w, c = x.shape
+    return (Lazy(torch.float32, (n, c, h, w), lambda: np.ascontiguousarray(x.transpose(0, 3, 1, 2), np.float32)),
+            Lazy(torch.float32, tuple(z.shape), lambda: np.ascontiguousarray(z, np.float32)))
+
+
+def _write(out: Path, saved: Checkpoint, load: bool, method: str = "hat") -> Any:
+    """Write ``saved`` as the run folder's checkpoint and its config.json; the run's Model (or the folder)."""
+    saved.config.validate()
+    folder = ckpt.save(out, saved)
+    write_config(out, saved.config)
+    return load_model(out, "cpu", method=method) if load else folder

@@ -1,0 +1,75 @@
+"""The authors' optimiser files: ``np.savez(path, *optimizer.get_weights())`` of tfa's ``MovingAverage`` wrapped
+around Keras's (legacy) Adam, as their ``utils.save_model`` writes ``ebm_optim_N.npz``.
+
+The positional arrays are the wrapper's weights, then Adam's (``MovingAverage.weights`` is its own list followed by
+the wrapped optimiser's): the wrapper's step counter and one ``average`` slot per trainable variable, then Adam's
+step counter, its first moments ``m`` for every variable, then its second moments ``v``; variables in the model's
+``trainable_variables`` order, which for the authors' subclassed networks is hatebm's parameter order. The average
+slot is the only copy of the moving average of the weights (their decay 0.9999).
+
+Keras's Adam keeps the same biased moments as PyTorch's (``m``, ``v`` are ``exp_avg``, ``exp_avg_sq``); its epsilon
+(1e-7) is added to ``sqrt(v)`` before the bias correction, PyTorch's (1e-8) after it, which changes an update by
+less than 1e-7 relative wherever sqrt(v) is above 1e-5.
+"""
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from hatebm.tensorfile import Lazy
+from hatebm.tf_import.bundle import TFCheckpoint
+from hatebm.tf_import.layout import Family, convert
+
+
+@dataclass
+class AdamState:
+    """Adam's state in the flat form of :func:`hatebm.checkpoint.flatten_optimizer` and the averaged weights."""
+
+    moments: dict[str, Tensor | Lazy]
+    average: dict[str, Tensor | Lazy]
+
+
+def _arrays(path: str | Path) -> list[np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            names = sorted(npz.files, key=lambda n: int(n[4:]) if n.startswith("arr_") and n[4:].isdigit() else -1)
+            if not names or any(not n.startswith("arr_") for n in names):
+                raise ValueError(f"its arrays are {sorted(npz.files)[:5]}, not the positional arr_0, arr_1, ... of "
+                                 "np.savez(path, *optimizer.get_weights())")
+            return [npz[n] for n in names]
+    except (OSError, zipfile.BadZipFile, EOFError) as err:
+        raise ValueError(f"--optim {path} is not a readable .npz file ({err})") from None
+    except ValueError as err:
+        raise ValueError(f"--optim {path}: {err}") from None
+
+
+def read_optimizer(path: str | Path, hat_tf: TFCheckpoint, family: Family, hat: nn.Module) -> AdamState:
+    """Adam's moments and step and the averaged weights of the hat in ``path``, checked against the hat's shapes."""
+    arrays = _arrays(path)
+    params = [name for name, _ in hat.named_parameters()]
+    n = len(params)
+    if len(arrays) != 2 + 3 * n:
+        raise ValueError(f"--optim {path} holds {len(arrays)} arrays; the optimiser of this hat network (from "
+                         f"{hat_tf.prefix}, {n} trainable variables) has {2 + 3 * n}: the wrapper's and Adam's step "
+                         "counters and an average, m and v per variable")
+    average, moments_m, moments_v = arrays[1:1 + n], arrays[2 + n:2 + 2 * n], arrays[2 + 2 * n:]
+    step = float(np.asarray(arrays[1 + n]).reshape(()))
+    moments: dict[str, Tensor | Lazy] = {}
+    averaged: dict[str, Tensor | Lazy] = {}
+    for i, name in enumerate(params):
+        stored = tuple(hat_tf.entry(family.tf_key(name)).shape)
+        for what, values in (("average", average), ("m", moments_m), ("v", moments_v)):
+            if tuple(values[i].shape) != stored:
+                raise ValueError(f"--optim {path}: array {what} {i} has shape {list(values[i].shape)}, but the hat's "
+                                 f"variable {family.tf_key(name)!r} is {list(stored)}; pass the optimiser file saved "
+                                 "with this checkpoint")
+        averaged[name] = torch.from_numpy(convert(name, average[i]))
+        moments[f"{i}.step"] = torch.tensor(step)
+        moments[f"{i}.exp_avg"] = torch.from_numpy(convert(name, moments_m[i]))
+        moments[f"{i}.exp_avg_sq"] = torch.from_numpy(convert(name, moments_v[i]))
+    return AdamState(moments, averaged)
