@@ -86,3 +86,37 @@ def write_checkpoint(prefix: str | Path, tensors: Mapping[str, np.ndarray | Call
     footer = meta + top
     out += footer + bytes(40 - len(footer)) + MAGIC.to_bytes(8, "little")
     Path(f"{prefix}.index").write_bytes(bytes(out))
+
+
+def family_checkpoint(prefix: str | Path, kind: str, resolution: int, width: int, channels: int = 3,
+                      latent_dim: int = 128, seed: int = 0) -> int:
+    """A synthetic checkpoint of one of the authors' networks (``kind`` as :func:`hatebm.tf_import.network` takes it)
+    in their layout, random values made one variable at a time; returns its number of float32 values."""
+    import torch
+
+    from hatebm.config import ModelConfig
+    from hatebm.tf_import.importer import BUILDERS
+    from hatebm.tf_import.layout import Family
+
+    model = ModelConfig(resolution=resolution, channels=channels, hat_width=width, gen_width=width,
+                        latent_dim=latent_dim, latent_shape=[1, resolution // 2, resolution // 2]
+                        if kind in ("encoder", "decoder") else [])
+    with torch.device("meta"):
+        net = BUILDERS[kind](model)
+    family, tensors, total = Family(kind, resolution), {}, 0
+    for i, (key, value) in enumerate(net.state_dict().items()):
+        if key.endswith("num_batches_tracked"):
+            continue
+        shape = tuple(value.shape)
+        shape = shape[::-1] if len(shape) == 2 else (*shape[2:], shape[1], shape[0]) if len(shape) == 4 else shape
+        scale = 1.0 / np.sqrt(max(1, int(np.prod(shape[:-1])))) if len(shape) > 1 else 0.1
+        positive = key.endswith("running_var")
+
+        def make(shape=shape, scale=scale, positive=positive, i=i) -> np.ndarray:
+            values = np.random.default_rng([seed, i]).standard_normal(shape, dtype=np.float32) * np.float32(scale)
+            return np.abs(values) + np.float32(0.5) if positive else values
+
+        tensors[family.tf_key(key)[: -len(SUFFIX)]] = make
+        total += int(np.prod(shape))
+    write_checkpoint(prefix, tensors)
+    return total

@@ -149,7 +149,10 @@ class HatConfig(RunConfig):
     temperature: float = 1e-8
     lr_hat: float = 1e-4
     energy_reg: float = 0.0  # optional alpha * mean(H(X+)^2 + H(X-)^2); 0 = paper's loss
-    hat_grad_clip: float | None = None  # optional max global grad norm of the hat network
+    hat_grad_clip: float | None = None  # optional max grad norm of the hat network
+    # "global": hat_grad_clip bounds the norm of all the hat's gradients together; "tensor": each parameter's gradient
+    # on its own (the authors' clip_by_norm per variable, their ImageNet runs)
+    hat_grad_clip_scope: Literal["global", "tensor"] = "global"
     grad_penalty: float = 0.0  # optional gamma * mean ||grad_x H(X+)||^2 (R1 on the data); 0 = paper's loss
     diverge_gap: float = 1e5  # |mean H(X+) - mean H(X-)| above this (or non-finite) stops the run as diverged
     # beyond the paper: keep an exponential moving average of the hat's weights with this half-life in iterations,

@@ -4,6 +4,6 @@
 a run folder (:func:`import_tf`)."""
 from hatebm.tf_import.bundle import TFCheckpoint
 from hatebm.tf_import.experiments import EXPERIMENTS
-from hatebm.tf_import.importer import import_tf
+from hatebm.tf_import.importer import import_tf, network
 
-__all__ = ["EXPERIMENTS", "TFCheckpoint", "import_tf"]
+__all__ = ["EXPERIMENTS", "TFCheckpoint", "import_tf", "network"]

@@ -8,7 +8,8 @@ importer adds what only the authors' files say:
 - the generator's output factor (``gen_factor``: tanh x 1 for refinement, x 2 otherwise);
 - the evaluation K of their FID config (``mcmc_steps``), as ``eval_steps``;
 - the joint sampler's order: their code updates Z, then Y (``sampler.order=zy``);
-- with their optimiser file, the moving average of the hat's weights (``ema_halflife`` equal to their decay 0.9999).
+- with their optimiser file, the moving average of the hat's weights (``ema_halflife`` equal to their decay 0.9999);
+- the ImageNet runs' gradient clipping: each of the hat's gradient tensors clipped to norm 50 on its own.
 """
 from __future__ import annotations
 
@@ -28,17 +29,19 @@ class Experiment:
     generator: str
     gen_factor: float
     eval_steps: int | None  # None: the experiment trains no hat (the autoencoder)
+    extra: tuple[str, ...] = ()  # further overrides of the preset
 
     @property
     def joint(self) -> bool:
         return self.preset.endswith(("refine", "retrofit"))
 
 
+CLIP = ("hat_grad_clip=50", "hat_grad_clip_scope=tensor")  # their clip_ebm_grad with max_grad_norm 50
 EXPERIMENTS: dict[str, Experiment] = {
     "cifar10_synth": Experiment("cifar10_synth", 32, "generator", 2.0, 125),
     "celeb_a_synth": Experiment("celeba64_synth", 64, "generator", 2.0, 100),
-    "imagenet_synth": Experiment("imagenet128_synth", 128, "generator", 2.0, 150),
-    "imagenet_synth_large_net": Experiment("imagenet128_synth_scaled", 128, "generator", 2.0, 125),
+    "imagenet_synth": Experiment("imagenet128_synth", 128, "generator", 2.0, 150, CLIP),
+    "imagenet_synth_large_net": Experiment("imagenet128_synth_scaled", 128, "generator", 2.0, 125, CLIP),
     "cifar10_refine": Experiment("cifar10_refine", 32, "generator", 1.0, 350),
     "celeb_a_refine": Experiment("celeba64_refine", 64, "generator", 1.0, 125),
     "cifar10_retrofit": Experiment("cifar10_retrofit", 32, "decoder", 2.0, 125),

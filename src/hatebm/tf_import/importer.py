@@ -103,6 +103,27 @@ def _meta(build: Any, model: ModelConfig) -> nn.Module:
         return build(model)
 
 
+BUILDERS = {"hat": build_hat, "generator": build_generator, "decoder": build_generator, "encoder": build_encoder}
+
+
+def network(prefix: str | Path, kind: str, resolution: int, out_scale: float = 1.0) -> nn.Module:
+    """One of the authors' networks as the hatebm module it equals: ``kind`` ``hat``, ``generator`` (SN-GAN, with
+    output ``out_scale * tanh``), ``decoder`` or ``encoder`` (the retrofit autoencoder's) at ``resolution`` px, its
+    widths read from the checkpoint ``prefix``."""
+    if kind not in BUILDERS:
+        raise ValueError(f"unknown network kind {kind!r}; choose one of {', '.join(BUILDERS)}")
+    tf = TFCheckpoint(prefix)
+    s = _sizes(tf, kind, resolution, f"a {resolution}-px network")
+    model = ModelConfig(resolution=resolution, channels=s["channels"], hat_width=s["width"], gen_width=s["width"],
+                        latent_dim=s.get("latent_dim", 128), out_scale=out_scale)
+    if kind in ("decoder", "encoder"):
+        model.latent_shape = [s["latent_channels"], resolution // 2, resolution // 2]
+    net = BUILDERS[kind](model)
+    lazy = _weights(tf, kind, _meta(BUILDERS[kind], model), resolution)
+    net.load_state_dict({k: torch.from_numpy(v.make()) if isinstance(v, Lazy) else v for k, v in lazy.items()})
+    return net.eval()
+
+
 def _adam_groups(net: nn.Module, lr: float, betas: Sequence[float]) -> list[dict[str, Any]]:
     return torch.optim.Adam(net.parameters(), lr=lr, betas=tuple(betas)).state_dict()["param_groups"]
 
@@ -155,7 +176,7 @@ def import_tf(name: str, out: str | Path, ebm: str | Path | None = None, gen: st
         saved = Checkpoint(step, cfg, info, gen_spec, None, gen_nets, {}, [_rank(cfg, None)])
         return _write(out, saved, load, method="generator")
     cfg = preset(exp.preset)
-    changes = [f"eval_steps={exp.eval_steps}"] + (["sampler.order=zy"] if exp.joint else [])
+    changes = [f"eval_steps={exp.eval_steps}", *exp.extra] + (["sampler.order=zy"] if exp.joint else [])
     if optim is not None:
         changes.append(f"ema_halflife={ema_halflife()}")
     if exp.joint:

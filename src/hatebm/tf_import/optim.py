@@ -1,11 +1,11 @@
 """The authors' optimiser files: ``np.savez(path, *optimizer.get_weights())`` of tfa's ``MovingAverage`` wrapped
 around Keras's (legacy) Adam, as their ``utils.save_model`` writes ``ebm_optim_N.npz``.
 
-The positional arrays are the wrapper's weights, then Adam's (``MovingAverage.weights`` is its own list followed by
-the wrapped optimiser's): the wrapper's step counter and one ``average`` slot per trainable variable, then Adam's
-step counter, its first moments ``m`` for every variable, then its second moments ``v``; variables in the model's
-``trainable_variables`` order, which for the authors' subclassed networks is hatebm's parameter order. The average
-slot is the only copy of the moving average of the weights (their decay 0.9999).
+The positional arrays (as TF 2.15 with tensorflow-addons 0.23 writes them, tests/fixtures/tf_reference) are the step
+counter, one ``average`` slot per trainable variable, Adam's first moments ``m`` for every variable, then its second
+moments ``v``: 1 + 3n arrays, variables in the model's ``trainable_variables`` order, which for the authors' hat
+networks is hatebm's parameter order (conv_1, conv_2, shortcut per block, then the final dense). The average slot is
+the only copy of the moving average of the weights (their decay 0.9999).
 
 Keras's Adam keeps the same biased moments as PyTorch's (``m``, ``v`` are ``exp_avg``, ``exp_avg_sq``); its epsilon
 (1e-7) is added to ``sqrt(v)`` before the bias correction, PyTorch's (1e-8) after it, which changes an update by
@@ -53,12 +53,14 @@ def read_optimizer(path: str | Path, hat_tf: TFCheckpoint, family: Family, hat: 
     arrays = _arrays(path)
     params = [name for name, _ in hat.named_parameters()]
     n = len(params)
-    if len(arrays) != 2 + 3 * n:
+    if len(arrays) != 1 + 3 * n:
         raise ValueError(f"--optim {path} holds {len(arrays)} arrays; the optimiser of this hat network (from "
-                         f"{hat_tf.prefix}, {n} trainable variables) has {2 + 3 * n}: the wrapper's and Adam's step "
-                         "counters and an average, m and v per variable")
-    average, moments_m, moments_v = arrays[1:1 + n], arrays[2 + n:2 + 2 * n], arrays[2 + 2 * n:]
-    step = float(np.asarray(arrays[1 + n]).reshape(()))
+                         f"{hat_tf.prefix}, {n} trainable variables) has {1 + 3 * n}: the step counter and an "
+                         "average, m and v per variable")
+    average, moments_m, moments_v = arrays[1:1 + n], arrays[1 + n:1 + 2 * n], arrays[1 + 2 * n:]
+    if np.asarray(arrays[0]).size != 1:
+        raise ValueError(f"--optim {path}: arr_0 has shape {list(np.shape(arrays[0]))}, not the step counter's []")
+    step = float(np.asarray(arrays[0]).reshape(()))
     moments: dict[str, Tensor | Lazy] = {}
     averaged: dict[str, Tensor | Lazy] = {}
     for i, name in enumerate(params):

@@ -12,7 +12,8 @@ from hatebm.train.runtime import autocast
 def hat_update(hat: nn.Module, opt: torch.optim.Optimizer, x_pos: Tensor, x_neg: Tensor, cfg: HatConfig,
                env: Dist) -> dict[str, float]:
     """One Adam step on eq 8: minimise mean H(X+) - mean H(X-) (divided by T, or plus ``energy_reg`` times the mean
-    squared energy), plus ``grad_penalty`` times the mean squared input-gradient norm of H at X+ when set.
+    squared energy), plus ``grad_penalty`` times the mean squared input-gradient norm of H at X+ when set; gradients
+    clipped to ``hat_grad_clip`` over all parameters or per tensor (``hat_grad_clip_scope``).
     One pass over [X+; X-]: H is batch-independent. Returns the logged energies."""
     x_pos = x_pos.detach().requires_grad_(cfg.grad_penalty > 0)
     with autocast(env, cfg.amp):
@@ -29,7 +30,9 @@ def hat_update(hat: nn.Module, opt: torch.optim.Optimizer, x_pos: Tensor, x_neg:
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if cfg.hat_grad_clip is not None:
-        nn.utils.clip_grad_norm_(hat.parameters(), cfg.hat_grad_clip)
+        groups = [[p] for p in hat.parameters()] if cfg.hat_grad_clip_scope == "tensor" else [hat.parameters()]
+        for params in groups:
+            nn.utils.clip_grad_norm_(params, cfg.hat_grad_clip)
     opt.step()
     return {"energy_diff": gap.item(), "energy_pos": e_pos.mean().item(), "energy_neg": e_neg.mean().item(), **values}
 

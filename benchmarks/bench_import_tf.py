@@ -1,0 +1,63 @@
+"""Peak memory of `hatebm import-tf` on the authors' largest networks: the ImageNet-128 large net (width 2048, hat and
+generator, 278M weights, 1.1 GB in float32), as synthetic TensorFlow checkpoints in their layout written by the test
+helper (tests/tf_import/tfwriter.py). Prints the weights' size, the import's peak RSS, the RSS of a process that only
+imports hatebm (Python, torch), and the ratio of what the import adds to the weights' size (target: at most 1.5),
+then one JSON line.
+
+    python benchmarks/bench_import_tf.py [--width 2048] [--dir /tmp/tfbench]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tf_import"))
+from tfwriter import family_checkpoint  # noqa: E402
+
+
+def peak_rss(code: str) -> tuple[float, float]:
+    """(peak RSS in bytes, seconds) of ``python -c code`` in a fresh process."""
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code + "\nimport resource; print(resource.getrusage("
+                          "resource.RUSAGE_SELF).ru_maxrss)"], check=True, capture_output=True, text=True)
+    return int(out.stdout.split()[-1]) * 1024.0, time.perf_counter() - start
+
+
+def measure(width: int, folder: Path, experiment: str = "imagenet_synth_large_net") -> dict[str, float]:
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    values = family_checkpoint(folder / "ebm.ckpt", "hat", 128, width)
+    values += family_checkpoint(folder / "gen.ckpt", "generator", 128, width, seed=1)
+    written = time.perf_counter() - t0
+    out = folder / "run"
+    code = (f"from hatebm.tf_import import import_tf\nimport_tf({experiment!r}, {str(out)!r}, ebm={str(folder / 'ebm.ckpt')!r}, "
+            f"gen={str(folder / 'gen.ckpt')!r}, load=False)")
+    base, _ = peak_rss("import hatebm.tf_import")
+    peak, seconds = peak_rss(code)
+    weights = 4.0 * values
+    return {"width": width, "weights_gb": weights / 1e9, "peak_rss_gb": peak / 1e9, "base_rss_gb": base / 1e9,
+            "added_over_weights": (peak - base) / weights, "import_s": seconds, "write_tf_s": written}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--width", type=int, default=2048, help="ngf of the 128-px hat and generator (2048: the large net)")
+    p.add_argument("--dir", type=Path, default=None, help="where the synthetic checkpoints go (default: a temp dir)")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        r = measure(args.width, args.dir or Path(tmp))
+    print(f"ImageNet-128 hat + generator, width {r['width']}: {r['weights_gb']:.3f} GB of weights")
+    print(f"import-tf: peak RSS {r['peak_rss_gb']:.3f} GB in {r['import_s']:.1f} s; a process importing hatebm alone: "
+          f"{r['base_rss_gb']:.3f} GB")
+    print(f"the import adds {r['added_over_weights']:.2f}x the weights (target <= 1.5)")
+    print(json.dumps(r))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
