@@ -21,10 +21,11 @@ from tfwriter import family_checkpoint  # noqa: E402
 
 
 def peak_rss(code: str) -> tuple[float, float]:
-    """(peak RSS in bytes, seconds) of ``python -c code`` in a fresh process."""
+    """(peak RSS in bytes, seconds) of ``python -c code`` in a fresh process (Linux)."""
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code + "\nimport resource; print(resource.getrusage("
-                          "resource.RUSAGE_SELF).ru_maxrss)"], check=True, capture_output=True, text=True)
+    # VmHWM: the peak of this process image (ru_maxrss would also count the parent's pages at the fork)
+    hwm = "\nprint(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])"
+    out = subprocess.run([sys.executable, "-c", code + hwm], check=True, capture_output=True, text=True)
     return int(out.stdout.split()[-1]) * 1024.0, time.perf_counter() - start
 
 

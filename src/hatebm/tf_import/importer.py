@@ -222,7 +222,7 @@ def _banks(bank: str | Path, bank_z: str | Path, model: ModelConfig, exp: Experi
                          "per bank image)")
     n, h, w, c = x.shape
     return (Lazy(torch.float32, (n, c, h, w), lambda: np.ascontiguousarray(x.transpose(0, 3, 1, 2), np.float32)),
-            Lazy(torch.float32, tuple(z.shape), lambda: np.ascontiguousarray(z, np.float32)))
+            Lazy(torch.float32, tuple(z.shape), lambda: np.array(z, np.float32)))
 
 
 def _write(out: Path, saved: Checkpoint, load: bool, method: str = "hat") -> Any:
