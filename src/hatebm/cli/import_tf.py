@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from hatebm.cli.common import check_out, parser_kwargs
-from hatebm.tf_import.experiments import EXPERIMENTS
+from hatebm.tf_import.experiments import EXPERIMENTS, PROTOCOLS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +28,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "average of the weights, which becomes the run's hat_ema")
     p.add_argument("--bank", help="synthesis runs: the bank's images (their persistent_N.npy, NHWC)")
     p.add_argument("--bank-z", help="synthesis runs: the bank's latents (their persistent_z_N.npy)")
+    p.add_argument("--protocol", choices=PROTOCOLS, default="train",
+                   help="train: their training settings, which --resume continues; fid: the sampling settings of "
+                        "their FID scripts (no Y drift clip, their Y0, temperature and Y prior), for `hatebm sample` "
+                        "and `hatebm fid` as they evaluated")
     p.set_defaults(func=run)
 
 
@@ -36,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = check_out(args.out, folder=True)
     folder = import_tf(args.experiment, out, ebm=args.ebm, gen=args.gen, inf=args.inf, optim=args.optim,
-                       bank=args.bank, bank_z=args.bank_z, overrides=args.overrides, load=False)
+                       bank=args.bank, bank_z=args.bank_z, overrides=args.overrides, protocol=args.protocol,
+                       load=False)
     print(f"imported {args.experiment} into {out} (checkpoint {folder.name})")
     return 0

@@ -10,6 +10,11 @@ importer adds what only the authors' files say:
 - the joint sampler's order: their code updates Z, then Y (``sampler.order=zy``);
 - with their optimiser file, the moving average of the hat's weights (``ema_halflife`` equal to their decay 0.9999);
 - the ImageNet runs' gradient clipping: each of the hat's gradient tensors clipped to norm 50 on its own.
+
+Their FID scripts sample with other settings than their training (``fid/fid_config_*.py``): the clip of the Y drift is
+off (the configs name it ``clip_langevin_grad``, which their sampler does not read), Y0 = 0.01 N(0, I) for synthesis
+and retrofit, T = 1e-3 for CIFAR-10 synthesis (trained at 1e-8), and a Y prior of std 0.25 for CIFAR-10 refinement.
+``protocol="fid"`` imports with those settings (:attr:`Experiment.fid`), so that sampling is their evaluation.
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ class Experiment:
     gen_factor: float
     eval_steps: int | None  # None: the experiment trains no hat (the autoencoder)
     extra: tuple[str, ...] = ()  # further overrides of the preset
+    fid: tuple[str, ...] = ()  # the settings of their FID config where they differ from training
 
     @property
     def joint(self) -> bool:
@@ -37,16 +43,20 @@ class Experiment:
 
 
 CLIP = ("hat_grad_clip=50", "hat_grad_clip_scope=tensor")  # their clip_ebm_grad with max_grad_norm 50
+NO_CLIP = "sampler.max_drift_y=none"
+Y0 = "sampler.y0_scale=0.01"
 EXPERIMENTS: dict[str, Experiment] = {
-    "cifar10_synth": Experiment("cifar10_synth", 32, "generator", 2.0, 125),
-    "celeb_a_synth": Experiment("celeba64_synth", 64, "generator", 2.0, 100),
-    "imagenet_synth": Experiment("imagenet128_synth", 128, "generator", 2.0, 150, CLIP),
-    "imagenet_synth_large_net": Experiment("imagenet128_synth_scaled", 128, "generator", 2.0, 125, CLIP),
-    "cifar10_refine": Experiment("cifar10_refine", 32, "generator", 1.0, 350),
-    "celeb_a_refine": Experiment("celeba64_refine", 64, "generator", 1.0, 125),
-    "cifar10_retrofit": Experiment("cifar10_retrofit", 32, "decoder", 2.0, 125),
+    "cifar10_synth": Experiment("cifar10_synth", 32, "generator", 2.0, 125, fid=(NO_CLIP, Y0, "temperature=1e-3")),
+    "celeb_a_synth": Experiment("celeba64_synth", 64, "generator", 2.0, 100, fid=(NO_CLIP, Y0)),
+    "imagenet_synth": Experiment("imagenet128_synth", 128, "generator", 2.0, 150, CLIP, (NO_CLIP, Y0)),
+    "imagenet_synth_large_net": Experiment("imagenet128_synth_scaled", 128, "generator", 2.0, 125, CLIP,
+                                           (NO_CLIP, Y0)),
+    "cifar10_refine": Experiment("cifar10_refine", 32, "generator", 1.0, 350, fid=(NO_CLIP, "y_prior_std=0.25")),
+    "celeb_a_refine": Experiment("celeba64_refine", 64, "generator", 1.0, 125, fid=(NO_CLIP,)),
+    "cifar10_retrofit": Experiment("cifar10_retrofit", 32, "decoder", 2.0, 125, fid=(NO_CLIP, Y0)),
     "cifar10_ae": Experiment("ae_cifar10", 32, "decoder", 2.0, None),
 }
+PROTOCOLS = ("train", "fid")
 
 
 def ema_halflife(decay: float = EMA_DECAY) -> float:

@@ -32,7 +32,7 @@ from hatebm.model import load_model
 from hatebm.nets import build_encoder, build_generator, build_hat
 from hatebm.tensorfile import Lazy
 from hatebm.tf_import.bundle import TFCheckpoint
-from hatebm.tf_import.experiments import Experiment, ema_halflife, experiment
+from hatebm.tf_import.experiments import PROTOCOLS, Experiment, ema_halflife, experiment
 from hatebm.tf_import.layout import Family, convert, step_of, widths
 from hatebm.tf_import.optim import AdamState, read_optimizer
 from hatebm.train.outputs import write_config
@@ -143,11 +143,15 @@ def _rank(cfg: RunConfig, bank: tuple[Lazy, Lazy] | None) -> RankState:
 
 def import_tf(name: str, out: str | Path, ebm: str | Path | None = None, gen: str | Path | None = None,
               inf: str | Path | None = None, optim: str | Path | None = None, bank: str | Path | None = None,
-              bank_z: str | Path | None = None, overrides: Sequence[str] = (), load: bool = True) -> Any:
+              bank_z: str | Path | None = None, overrides: Sequence[str] = (), protocol: str = "train",
+              load: bool = True) -> Any:
     """Import the authors' networks of experiment ``name`` (their config names, e.g. ``cifar10_synth``) into the new
-    run folder ``out``; ``overrides`` (``key=value``) change the config. Returns the :class:`hatebm.Model` of the run
-    (``load=False``: its checkpoint folder)."""
+    run folder ``out``; ``overrides`` (``key=value``) change the config. ``protocol="fid"`` takes the sampling settings
+    of their FID scripts in place of their training ones (see :mod:`hatebm.tf_import.experiments`): for sampling and
+    scoring, not for resuming. Returns the :class:`hatebm.Model` of the run (``load=False``: its checkpoint folder)."""
     exp = experiment(name)
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     out = Path(out)
     if ckpt.list_checkpoints(out):
         raise ValueError(f"{out} already holds checkpoints; choose a new --out")
@@ -176,7 +180,8 @@ def import_tf(name: str, out: str | Path, ebm: str | Path | None = None, gen: st
         saved = Checkpoint(step, cfg, info, gen_spec, None, gen_nets, {}, [_rank(cfg, None)])
         return _write(out, saved, load, method="generator")
     cfg = preset(exp.preset)
-    changes = [f"eval_steps={exp.eval_steps}", *exp.extra] + (["sampler.order=zy"] if exp.joint else [])
+    changes = [f"eval_steps={exp.eval_steps}", *exp.extra, *(exp.fid if protocol == "fid" else ())]
+    changes += ["sampler.order=zy"] if exp.joint else []
     if optim is not None:
         changes.append(f"ema_halflife={ema_halflife()}")
     if exp.joint:
