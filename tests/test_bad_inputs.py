@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 
 import hatebm
 from hatebm import checkpoint as ckpt
+from hatebm import tensorfile
 from hatebm.cli import main
 from hatebm.config import TandemConfig, override, preset, to_dict
 from hatebm.sampling import LangevinConfig
@@ -610,7 +611,7 @@ def test_checkpoint_write_fails(capsys, base, tmp_path, monkeypatch, code):
     def full(*args, **kwargs):
         raise OSError(code, "simulated")
 
-    monkeypatch.setattr(ckpt, "save_file", full)
+    monkeypatch.setattr(tensorfile, "save_file", full)  # the writer checkpoints go through
     line = one_error(capsys, _tandem(base, tmp_path, *base["data"]), "could not write checkpoint",
                      str(tmp_path / "new"), "--resume")
     assert os.strerror(code) in line
@@ -625,7 +626,7 @@ def test_checkpoint_write_fails_on_resume(capsys, base, tmp_path, monkeypatch, c
     def full(*args, **kwargs):
         raise OSError(code, "simulated")
 
-    monkeypatch.setattr(ckpt, "save_file", full)
+    monkeypatch.setattr(tensorfile, "save_file", full)  # the writer checkpoints go through
     one_error(capsys, ["train", run / "config.json", "iters=4", "--out", run, "--resume", "--quiet"],
               "could not write checkpoint", str(newest(run)))
     assert {k: v for k, v in snapshot(run).items() if k.startswith("checkpoints")} == before

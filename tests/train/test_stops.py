@@ -14,6 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from hatebm import checkpoint as ckpt
+from hatebm import tensorfile
 from hatebm.cli import main
 from hatebm.config import override, preset
 from hatebm.train import DivergenceError, train
@@ -109,7 +110,7 @@ def test_failed_checkpoint_write_keeps_the_earlier_ones_and_is_one_error(tiny_np
             f.write(b"partial")
         raise OSError(code, os.strerror(code), path)
 
-    monkeypatch.setattr(ckpt, "save_file", full_disk)
+    monkeypatch.setattr(tensorfile, "save_file", full_disk)  # the writer checkpoints go through
     assert main(["train", "tiny", "data.name=npz", f"data.root={tiny_npz}", "eval_samples=0", "--out", str(out),
                  "--resume", "--quiet"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
