@@ -155,6 +155,9 @@ def load_model(path: str | Path, device: str | torch.device = "auto", method: st
         if not isinstance(cfg, GanConfig):
             raise ValueError(f"DDLS needs a GAN's discriminator, but {path} is a {cfg.KIND} run; pass a run of "
                              "`hatebm pretrain gan`")
+        if "discriminator" not in checkpoint.nets:
+            raise ValueError(f"{path} holds a generator without its discriminator (an import of a released "
+                             "generator?): DDLS samples with a GAN's discriminator; use method 'generator'")
         disc = build_discriminator(cfg.model)
         disc.load_state_dict(checkpoint.nets["discriminator"])
         ebm = _compiled(ddls_model(gen.module, disc, gen.latent_shape).to(device).eval(), compile)

@@ -76,6 +76,8 @@ def test_joint_import_and_a_released_generator_refined(tmp_path, images, capsys)
     gan = tmp_path / "gan"
     assert run("import-tf", "cifar10_refine", "--out", gan, "--gen", FIXTURES / "gen32.ckpt") == 0
     assert run("sample", gan, "--method", "generator", "--n", 2, "--out", tmp_path / "g.npz", "--quiet") == 0
+    assert run("sample", gan, "--method", "ddls", "--n", 2, "--out", tmp_path / "d.npz", "--quiet") == 2
+    assert "holds a generator without its discriminator" in capsys.readouterr().err
     assert run("train", "cifar10_refine", f"generator.source={gan}", "model.hat_width=8", "data.name=npz",
                f"data.root={data}", *TINY, "--out", tmp_path / "hat", "--quiet") == 0
     assert ckpt.load(tmp_path / "hat").step == 2
