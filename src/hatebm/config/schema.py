@@ -61,6 +61,9 @@ class DataConfig:
     crop: Literal["centre", "random"] = "centre"  # streamed data: centred or random (the authors' ImageNet) square
     flip: bool = False  # streamed data: random horizontal flips
     workers: int = 2  # DataLoader worker processes for streamed data (0: read in the training process)
+    # an image file of a streamed folder that cannot be read: "stop" the run with one line naming it, or "skip" it
+    # (left out of its batch, counted in stats.jsonl as skipped_images)
+    bad_images: Literal["stop", "skip"] = "stop"
     download: bool = False  # fetch a missing dataset that has a download address (Fashion-MNIST)
     noise: float = 1e-3  # sigma_data: X+ = data + noise * N(0, I) (eq 8)
     toy_size: int = 50_000  # number of points drawn from a 2-D toy distribution

@@ -232,6 +232,10 @@ class FolderImages(_Squares):
     def _read(self, index: int) -> np.ndarray:
         return read_image(self.files[index], self._channels)
 
+    def file(self, key: int | tuple[int, int]) -> Path:
+        """The image file of item ``key`` (an index or (epoch, index))."""
+        return self.files[_key(key, len(self))[1]]
+
 
 def load(
     split: str, root: str | Path | None, download: bool, labels: bool

@@ -129,12 +129,12 @@ class TrainingRun:
         self.lr_scale *= factor
 
 
-RESUMABLE = ("iters", "device", "data.workers", "lr_*", "log_every", "image_every", "ckpt_every", "keep_ckpts",
-             "eval_samples", "eval_steps", "diverge_gap", "on_divergence", "max_rollbacks", "rollback_lr",
+RESUMABLE = ("iters", "device", "data.workers", "data.bad_images", "lr_*", "log_every", "image_every", "ckpt_every",
+             "keep_ckpts", "eval_samples", "eval_steps", "diverge_gap", "on_divergence", "max_rollbacks", "rollback_lr",
              "generator.trust", "compile")
 """Config keys (fnmatch patterns) that may change when a run is resumed: its length and device, learning rates and
-their schedule, logging, figure and checkpoint cadence, end-of-run sampling, the divergence check and policy,
-whether a generator's recorded code is trusted, and whether the hat is compiled. Everything else shapes the training
+their schedule, what is done with unreadable images, logging, figure and checkpoint cadence, end-of-run sampling, the
+divergence check and policy, whether a generator's recorded code is trusted, and whether the hat is compiled. Everything else shapes the training
 itself, so a change would make a different run than the checkpoint's."""
 
 
@@ -220,6 +220,8 @@ def training_loop(run: TrainingRun, out: str | Path, env: Dist, resume: bool = F
     with StopSignals() as signals:
         while run.step < cfg.iters:
             values = run.train_step()
+            if getattr(run.stream, "skipped", 0):  # unreadable images left out so far (data.bad_images=skip)
+                values["skipped_images"] = run.stream.skipped
             failure, signum = _after_step(run, values, signals)
             if failure is not None:
                 if cfg.on_divergence != "rollback" or rollbacks == cfg.max_rollbacks:

@@ -17,6 +17,7 @@ Two streams share that order (:func:`open_stream` picks one):
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Iterator
 
 import numpy as np
@@ -27,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 from hatebm.config import DataConfig, ModelConfig
 from hatebm.data import (DataInfo, FolderImages, PreparedImages, load_images, to_model, toy_distribution,
                          toy_names)
+from hatebm.data.guard import Guarded, Unreadable
 
 UserData = Tensor | np.ndarray | Dataset
 STREAMED = ("prepared", "folder")  # data.name values read from disk batch by batch
@@ -106,6 +108,13 @@ def _collate(items: list) -> Tensor:
     return torch.stack([torch.from_numpy(np.asarray(x)) if isinstance(x, np.ndarray) else x for x in items])
 
 
+def _collate_read(items: list) -> tuple[Tensor | None, list[Unreadable]]:
+    """(the batch of the items that were read, or None if none was; the :class:`Unreadable` ones)."""
+    bad = [item for item in items if isinstance(item, Unreadable)]
+    good = [item for item in items if not isinstance(item, Unreadable)]
+    return (_collate(good) if good else None), bad
+
+
 class LoaderStream:
     """Batches of a map-style ``Dataset`` read by a ``DataLoader`` in :class:`BatchOrder`. Items are uint8 H×W×C
     images (mapped to model space on the device with ``data.resize``) or float tensors already in model space."""
@@ -114,7 +123,9 @@ class LoaderStream:
                  device: torch.device) -> None:
         self.dataset, self.order, self.cfg, self.model, self.device = dataset, order, data, model, device
         self.keyed = isinstance(dataset, (PreparedImages, FolderImages))
-        self._it: Iterator[Tensor] | None = None
+        self.reader = Guarded(dataset) if self.keyed else dataset  # hatebm's datasets may meet unreadable files
+        self.skipped = 0  # unreadable images left out (data.bad_images=skip), over the whole run
+        self._it: Iterator[tuple[Tensor | None, list[Unreadable]]] | None = None
         self.shape = tuple(self.head(1).shape[1:])
 
     def _to_model(self, batch: Tensor) -> Tensor:
@@ -127,27 +138,53 @@ class LoaderStream:
         workers = self.cfg.workers if self.keyed else 0  # a user's Dataset is read here: it may hold GPU tensors
         # A generator of its own: a DataLoader draws its workers' base seed from it, which would otherwise advance
         # the training RNG each time the loader (re)starts, and a resumed run would drift from the uninterrupted one.
-        return iter(DataLoader(self.dataset, batch_sampler=_Keys(keys, self.keyed), num_workers=workers,
-                               collate_fn=_collate, pin_memory=self.device.type == "cuda",
+        return iter(DataLoader(self.reader, batch_sampler=_Keys(keys, self.keyed), num_workers=workers,
+                               collate_fn=_collate_read, pin_memory=self.device.type == "cuda",
                                prefetch_factor=4 if workers else None, generator=torch.Generator().manual_seed(0)))
 
+    def _unreadable(self, bad: list[Unreadable], count: bool = True) -> None:
+        """Stop with one line at an unreadable item, or leave it out (counted if ``count``) where ``data.bad_images=skip``
+        allows it."""
+        for item in bad:
+            if not (item.skippable and self.cfg.bad_images == "skip"):
+                hint = (" (the newest checkpoint is intact: continue with --resume), or set data.bad_images=skip to "
+                        "leave unreadable images out, each counted in stats.jsonl as skipped_images") \
+                    if item.skippable else ""
+                raise ValueError(item.message + hint)
+            if count:
+                warnings.warn(f"skipped the unreadable image {item.file} (data.bad_images=skip)", stacklevel=3)
+                self.skipped += 1
+
     def head(self, n: int) -> Tensor:
-        """The first ``n`` items (as epoch 0 reads them), in model space on the device (for figures)."""
-        batch = _collate([self.dataset[(0, i)] if self.keyed else self.dataset[i] for i in range(n)])
-        return self._to_model(batch.to(self.device))
+        """The first ``n`` readable items (as epoch 0 reads them), in model space on the device (for figures)."""
+        items: list = []
+        for i in range(len(self.reader)):  # type: ignore[arg-type]
+            item = self.reader[(0, i)] if self.keyed else self.reader[i]
+            if isinstance(item, Unreadable):
+                self._unreadable([item], count=False)  # figures read it, not training
+            else:
+                items.append(item)
+            if len(items) == n:
+                break
+        return self._to_model(_collate(items).to(self.device))
 
     def next(self) -> Tensor:
-        if self._it is None:
-            self._it = self._loader()
-        batch = next(self._it)
-        self.order.next()  # the consumed position: workers read ahead of it
-        return self._to_model(batch.to(self.device, non_blocking=True))
+        """The next batch (smaller by the unreadable images skipped in it, if any)."""
+        while True:
+            if self._it is None:
+                self._it = self._loader()
+            batch, bad = next(self._it)
+            self.order.next()  # the consumed position: workers read ahead of it
+            self._unreadable(bad)
+            if batch is not None:
+                return self._to_model(batch.to(self.device, non_blocking=True))
 
     def state(self) -> dict[str, int]:
-        return self.order.state()
+        return {**self.order.state(), "skipped": self.skipped}
 
     def load_state(self, state: dict[str, int]) -> None:
         self.order.load_state(state)
+        self.skipped = int(state.get("skipped", 0))
         self._it = None  # the next batch restarts the workers at the restored position
 
 
