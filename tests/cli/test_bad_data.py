@@ -57,3 +57,17 @@ def test_skipping_from_the_start_counts_every_skip(folder, tmp_path, capsys):
     # 16 files, batches of 8: every image is read once per epoch, two steps an epoch
     assert [r.get("skipped_images", 0) for r in records][1::2] == [1, 2]
     assert ckpt.load(out).ranks[0].stream["skipped"] == 2
+
+
+def test_prepared_data_of_another_size_is_refused(tiny_npz, tmp_path, capsys):
+    assert main(["data", "prep", str(tiny_npz), "--out", str(tmp_path / "p16"), "--size", "16", "--quiet"]) == 0
+    capsys.readouterr()
+    code = main(["train", "tiny", "data.name=prepared", f"data.root={tmp_path / 'p16'}", *TINY, "--out",
+                 str(tmp_path / "run"), "--quiet"])
+    line = one_line(capsys, code)
+    assert "prepared at 16×16, but this run expects 32×32 (model.resolution)" in line
+    assert f"hatebm data prep {tiny_npz} --out DIR --size 32" in line and "data.size=16" in line
+    assert not (tmp_path / "run" / "checkpoints").exists()
+    # asked for: 16-px images fitted to the 32-px model
+    assert main(["train", "tiny", "data.name=prepared", f"data.root={tmp_path / 'p16'}", "data.size=16",
+                 "data.resize=resize", "data.workers=0", *TINY, "--out", str(tmp_path / "run"), "--quiet"]) == 0

@@ -36,8 +36,8 @@ def test_two_rank_run_resumes_bit_for_bit(tiny_npz, tmp_path):
     """A 2-rank run from prepared data (one loader worker per rank), stopped at its step-5 checkpoint and resumed,
     equals the uninterrupted run: every rank's RNG, bank shard and data position are restored, not rank 0's."""
     prepared = prepare(str(tiny_npz), tmp_path / "prepared", 28, progress=False)
-    common = ["tiny", "data.name=prepared", f"data.root={prepared}", "data.workers=1", "ckpt_every=5", "keep_ckpts=0",
-              "eval_samples=8", "--quiet"]  # 64 images, 4 per rank and step: step 9 starts the second epoch
+    common = ["tiny", "data.name=prepared", f"data.root={prepared}", "data.size=28", "data.workers=1", "ckpt_every=5",
+              "keep_ckpts=0", "eval_samples=8", "--quiet"]  # 64 images, 4 per rank and step: step 9 starts the second epoch
     torchrun("train", *common, "iters=10", "--out", str(tmp_path / "full"))
     torchrun("train", *common, "iters=5", "--out", str(tmp_path / "part"))
     torchrun("train", *common, "iters=10", "--out", str(tmp_path / "part"), "--resume")

@@ -33,7 +33,8 @@ def test_prepared_stream_equals_the_in_memory_stream(tiny_npz, tmp_path, workers
     root = prepare(str(tiny_npz), tmp_path / "prepared", 28, progress=False)
     cpu = torch.device("cpu")
     memory, info = open_stream(DataConfig(name="npz", root=str(tiny_npz)), MODEL, 8, 1, 0, 1, cpu)
-    disk, disk_info = open_stream(DataConfig(name="prepared", root=str(root), workers=workers), MODEL, 8, 1, 0, 1, cpu)
+    disk, disk_info = open_stream(DataConfig(name="prepared", root=str(root), size=28, workers=workers), MODEL, 8, 1,
+                                  0, 1, cpu)  # 28-px images padded to the 32-px model, as in memory
     assert info == disk_info and disk.shape == (1, 32, 32)
     for _ in range(10):  # 8 batches per epoch: crosses into the second
         assert torch.equal(memory.next(), disk.next())
@@ -64,7 +65,7 @@ def test_training_from_prepared_data_equals_training_in_memory(tiny_npz, tmp_pat
     root = prepare(str(tiny_npz), tmp_path / "prepared", 28, progress=False)
     runs = {}
     for name, data in (("memory", ["data.name=npz", f"data.root={tiny_npz}"]),
-                       ("disk", ["data.name=prepared", f"data.root={root}", "data.workers=1"])):
+                       ("disk", ["data.name=prepared", f"data.root={root}", "data.size=28", "data.workers=1"])):
         cfg = override(preset("tiny"), [*data, "eval_samples=0"])
         hatebm.train(cfg, tmp_path / name, progress=False)
         runs[name] = load_file(str(tmp_path / name / "checkpoints" / "step_00000004" / "tensors.safetensors"))

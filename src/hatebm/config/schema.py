@@ -57,7 +57,9 @@ class DataConfig:
     root: str | None = None
     split: str = "train"
     resize: Literal["pad", "resize", "crop"] = "pad"  # how images reach model.resolution
-    size: int | None = None  # image folders: the square side images are cropped and resized to (default: resolution)
+    # image folders: the square side images are cropped and resized to; prepared data: the size they were prepared
+    # at, fitted to the model by `resize` (default for both: model.resolution)
+    size: int | None = None
     crop: Literal["centre", "random"] = "centre"  # streamed data: centred or random (the authors' ImageNet) square
     flip: bool = False  # streamed data: random horizontal flips
     workers: int = 2  # DataLoader worker processes for streamed data (0: read in the training process)

@@ -196,10 +196,28 @@ def _disk_dataset(data: DataConfig, model: ModelConfig, seed: int) -> Dataset:
     if data.name == "prepared":
         if data.root is None:
             raise ValueError("data.name=prepared needs data.root= the folder written by `hatebm data prep`")
-        return PreparedImages(data.root, **augment)
+        images = PreparedImages(data.root, **augment)
+        _check_prepared_size(images, data, model)
+        return images
     if data.root is None:
         raise ValueError("data.name=folder needs data.root= the folder holding the images")
     return FolderImages(data.root, data.size or model.resolution, model.channels, **augment)
+
+
+def _check_prepared_size(images: PreparedImages, data: DataConfig, model: ModelConfig) -> None:
+    """Prepared images come at the size the run expects: ``data.size`` where set (then fitted to the model by
+    ``data.resize``), else the model's resolution; anything else is one ValueError with the prep command that makes
+    the right folder."""
+    expected = data.size or model.resolution
+    if images.size == expected:
+        return
+    m = images.manifest
+    layout = " --layout short_side" if m["layout"] == "short_side" else ""
+    key = "data.size" if data.size else "model.resolution"
+    raise ValueError(f"data.root={data.root} holds images prepared at {images.size}×{images.size}, but this run expects "
+                     f"{expected}×{expected} ({key}): prepare them at that size with `hatebm data prep {m['source']} "
+                     f"--out DIR --size {expected}{layout}`, or set data.size={images.size} to fit these to the model "
+                     f"with data.resize={data.resize}")
 
 
 def open_stream(data: DataConfig, model: ModelConfig, batch_size: int, seed: int, rank: int, world: int,
