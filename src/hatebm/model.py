@@ -20,6 +20,7 @@ from tqdm import tqdm
 from hatebm import checkpoint as ckpt
 from hatebm.checkpoint_formats import NATIVE
 from hatebm.config import GanConfig, HatConfig, RunConfig
+from hatebm.config.checks import check_seed
 from hatebm.data import DataInfo, to_uint8
 from hatebm.ddls import ddls_model, ddls_sampler
 from hatebm.devices import compiled, resolve_device
@@ -84,6 +85,8 @@ class Model:
         ``start`` draws images start .. start + n - 1 of it (a rank's share). Without, torch's RNG is used."""
         if n < 1 or batch_size < 1:
             raise ValueError(f"the number of samples and the batch size must be positive, got {n} and {batch_size}")
+        if seed is not None:
+            check_seed(seed)
         if steps is not None:
             overrides["steps"] = steps
         for i in tqdm(range(0, n, batch_size), disable=not progress, desc="sampling", unit="batch"):

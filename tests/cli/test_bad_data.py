@@ -71,3 +71,76 @@ def test_prepared_data_of_another_size_is_refused(tiny_npz, tmp_path, capsys):
     # asked for: 16-px images fitted to the 32-px model
     assert main(["train", "tiny", "data.name=prepared", f"data.root={tmp_path / 'p16'}", "data.size=16",
                  "data.resize=resize", "data.workers=0", *TINY, "--out", str(tmp_path / "run"), "--quiet"]) == 0
+
+
+@pytest.mark.parametrize("argv,flag", [
+    (["sample", "RUN", "--seed", "-1", "--out", "s.npz"], "argument --seed: must be in [0, 4294967295], got -1"),
+    (["sample", "RUN", "--seed", str(2**32), "--out", "s.npz"], "argument --seed: must be in [0, 4294967295]"),
+    (["fid", "calc", "s.npz", "--ref", "fashion_mnist:test", "--ref-seed", "-2"], "argument --ref-seed: must be"),
+    (["ood", "RUN", "--in", "a", "--ood", "b", "--subset-seed", "-3"], "argument --subset-seed: must be"),
+    (["proxy-fid", "train", "--seed", "-4"], "argument --seed: must be in"),
+])
+def test_one_rule_for_seeds_on_the_command_line(capsys, argv, flag):
+    with pytest.raises(SystemExit) as stop:  # argparse refuses it, before any work
+        main(argv)
+    assert flag in one_line(capsys, stop.value.code)
+
+
+def test_one_rule_for_seeds_in_python(tiny_npz, tmp_path):
+    import hatebm
+    from hatebm.eval.common import select_images
+
+    with pytest.raises(ValueError, match=r"^seed must be in \[0, 4294967295\], got -1$"):
+        hatebm.override(hatebm.preset("tiny"), ["seed=-1"]).validate()
+    with pytest.raises(ValueError, match=r"^seed must be in \[0, 4294967295\], got -1$"):
+        select_images(np.zeros((5, 2, 2, 1), np.uint8), 3, seed=-1)
+    model = hatebm.train(hatebm.override(hatebm.preset("tiny"), ["data.name=npz", f"data.root={tiny_npz}", "iters=1",
+                                                                 "eval_samples=0"]), tmp_path / "run", progress=False)
+    with pytest.raises(ValueError, match=r"^seed must be an int in \[0, 4294967295\], got 1.5$"):
+        model.draw(2, seed=1.5, progress=False)
+
+
+@pytest.fixture
+def images_npz(tmp_path):
+    path = tmp_path / "imgs.npz"
+    np.savez(path, images=np.random.default_rng(0).integers(0, 256, (6, 28, 28, 1), dtype=np.uint8))
+    return path
+
+
+@pytest.mark.parametrize("extra,flag", [(["--ref-n", "0"], "--ref-n must be between 2 and the"),
+                                        (["--ref-n", "99"], "--ref-n must be between 2 and the 6 images available"),
+                                        (["-n", "0"], "-n/--n must be at least 1, got 0"),
+                                        (["-n", "9"], "-n/--n must be between 2 and the 6 samples")])
+def test_counts_name_the_flag_typed(capsys, images_npz, extra, flag):
+    code = main(["fid", "calc", str(images_npz), "--ref", str(images_npz), "--quiet", *extra])
+    assert flag in one_line(capsys, code)
+
+
+def foreign(path, mu=None, sigma=None):
+    d = 2048
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((d, 8))
+    np.savez(path, mu=rng.standard_normal(d) if mu is None else mu, sigma=a @ a.T if sigma is None else sigma)
+    return path
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda mu, sigma: (np.where(np.arange(2048) == 3, np.nan, mu), sigma), "mu holds 1 non-finite values"),
+    (lambda mu, sigma: (mu, np.full_like(sigma, np.inf)), "sigma holds 4194304 non-finite values"),
+    (lambda mu, sigma: (mu[:100], sigma), "mu has shape (100,) and sigma (2048, 2048)"),
+    (lambda mu, sigma: (mu, sigma[:, :100]), "sigma (2048, 100)"),
+    (lambda mu, sigma: (mu, sigma + np.triu(np.ones_like(sigma), 1)), "sigma is not symmetric"),
+])
+def test_foreign_statistics_are_checked_on_load(capsys, images_npz, tmp_path, edit, message):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((2048, 8))
+    mu, sigma = edit(rng.standard_normal(2048), a @ a.T)
+    stats = foreign(tmp_path / "stats.npz", mu, sigma)
+    line = one_line(capsys, main(["fid", "calc", str(images_npz), "--ref", str(stats), "--quiet"]))
+    assert line.startswith(f"hatebm fid: error: {stats}: ") and message in line
+
+
+def test_ref_n_with_statistics_is_refused(capsys, images_npz, tmp_path):
+    stats = foreign(tmp_path / "stats.npz")
+    line = one_line(capsys, main(["fid", "calc", str(images_npz), "--ref", str(stats), "--ref-n", "5", "--quiet"]))
+    assert "--ref-n picks reference images, but" in line

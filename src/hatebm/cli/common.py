@@ -70,8 +70,24 @@ def add_quiet(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def add_seed(p: argparse.ArgumentParser, what: str = "sampling seed (latents and Langevin noise)") -> None:
-    p.add_argument("--seed", type=int, default=0, help=what)
+def seed(text: str) -> int:
+    """The argparse type of every seed flag: the rule of every seed (:func:`hatebm.config.checks.check_seed`); a
+    failure is one line naming the flag."""
+    from hatebm.config.checks import check_seed
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    try:
+        return check_seed(value, "it")
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("it ")) from None
+
+
+def add_seed(p: argparse.ArgumentParser, what: str = "sampling seed (latents and Langevin noise)",
+             flag: str = "--seed") -> None:
+    p.add_argument(flag, type=seed, default=0, help=what)
 
 
 def add_inception_weights(p: argparse.ArgumentParser) -> None:
@@ -127,8 +143,9 @@ def samples_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     from hatebm.distributed import setup
     from hatebm.eval.samples import load_samples
 
+    check_count(args.n, "-n/--n")
     env = setup(args.device)
     samples, source = load_samples(args.samples, args.n, steps=args.steps, seed=args.seed, device=env.device,
                                    progress=env.main and not args.quiet, hat=args.hat, generator=args.generator,
-                                   trust_generator=args.trust_generator)
+                                   trust_generator=args.trust_generator, n_name="-n/--n")
     return (samples if env.main else None), source  # samples from files too: only rank 0 goes on

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         args.gan, args.hat, n=args.n, seed=args.seed, steps=args.steps, ddls_steps=args.ddls_steps,
         ddls_eps=args.ddls_eps, ref=args.ref, ref_n=args.ref_n, out=args.out, batch_size=args.batch_size,
         device=args.device, progress=not args.quiet, weights=args.weights, kid_subsets=args.kid_subsets,
-        kid_subset_size=args.kid_subset_size, trust_generator=args.trust_generator,
+        kid_subset_size=args.kid_subset_size, trust_generator=args.trust_generator, ref_n_name="--ref-n",
     )
     protocol = results["protocol"]
     print(f"{protocol['n']} paired samples per method (seed {protocol['seed']}), reference {protocol['ref']}; "

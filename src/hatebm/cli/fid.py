@@ -12,7 +12,7 @@ def _reference_options(p: argparse.ArgumentParser) -> None:
     """Options of `reference_stats`, shared by `ref` and by `calc` with a dataset reference."""
     p.add_argument("--ref-n", type=int, default=None,
                    help="number of reference images (default: the whole split)")
-    p.add_argument("--ref-seed", type=int, default=0, help="seed of the random reference subset")
+    common.add_seed(p, "seed of the random reference subset", "--ref-seed")
     p.add_argument("--root", default=None, help="dataset folder or file (default: the dataset's usual places)")
     p.add_argument("--subset", choices=("random", "first"), default="random",
                    help="how --ref-n reference images are picked: a seeded random subset, or the first ones")
@@ -70,7 +70,7 @@ def _reference(args: argparse.Namespace, size: int | None):
     return reference_stats(
         name, split, args.ref_n, root=args.root or root, subset=args.subset, seed=args.ref_seed, size=size,
         fit=args.fit, resize=args.resize, weights=args.weights, cache_dir=args.cache_dir,
-        batch_size=args.batch_size, progress=not args.quiet, device=args.device,
+        batch_size=args.batch_size, progress=not args.quiet, device=args.device, n_name="--ref-n",
     )
 
 
@@ -94,6 +94,8 @@ def run_calc(args: argparse.Namespace) -> int:
     if samples is None:  # another rank of a torchrun job: it drew its share, rank 0 computes and writes
         return 0
     if is_statistics_file(args.ref):
+        if args.ref_n is not None:
+            raise ValueError(f"--ref-n picks reference images, but {args.ref} holds statistics already: drop --ref-n")
         ref = ReferenceStats.load(args.ref)
     else:  # the reference at the samples' resolution (recorded in the protocol)
         ref = _reference(args, args.size or samples.shape[1])

@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", "--n", type=int, default=None,
                    help="number of images scored per set, at most (a random subset; noise: N, default as many as "
                         "--in; default: every image)")
-    p.add_argument("--subset-seed", type=int, default=0,
+    p.add_argument("--subset-seed", type=common.seed, default=0,
                    help="seed of the random subsets and of the noise set")
     p.add_argument("--fit", choices=("resize", "pad", "crop"), default=None,
                    help="bring sets of another size to the training data's size this way (default: refuse)")
@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     for given, flag in ((args.out, "--out"), (args.metrics, "--metrics")):
         if given:
             common.check_out(given, flag)
+    common.check_count(args.n, "-n/--n", 2)  # OOD sets are cut to at most n images
     checkpoint = resolve(args.model)
     run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint
     env = setup(args.device)

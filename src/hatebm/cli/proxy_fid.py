@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="reference images: dataset spec NAME[:SPLIT], .npz or folder")
     calc.add_argument("--ref-n", type=int, default=None,
                       help="number of reference images, a random subset (default: all)")
-    calc.add_argument("--ref-seed", type=int, default=0,
+    calc.add_argument("--ref-seed", type=common.seed, default=0,
                       help="seed of the random reference subset")
     calc.add_argument("--fit", choices=("resize", "pad", "crop"), default=None,
                       help="bring images of another size to 28×28 this way (default: refuse)")
@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--epochs", type=int, default=2, help="passes over the training split")
     train.add_argument("--batch-size", type=int, default=128, help="images per Adam step")
     train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    train.add_argument("--seed", type=int, default=0,
+    train.add_argument("--seed", type=common.seed, default=0,
                        help="seed of the initialisation and the batch order")
     common.add_quiet(train)
     train.set_defaults(func=run_train)
@@ -57,6 +57,7 @@ def run_calc(args: argparse.Namespace) -> int:
     samples, source = common.samples_from_args(args)
     if samples is None:  # another rank of a torchrun job: it drew its share, rank 0 computes and writes
         return 0
+    common.check_count(args.ref_n, "--ref-n", 2)
     metrics = proxy_fid(samples, args.ref, n_ref=args.ref_n, seed=args.ref_seed, fit=args.fit,
                         convert_channels=args.convert_channels, weights=args.weights, source=source)
     print(f"{LABEL}: {metrics['proxy_fid']:.4f}  (not comparable with Inception FID)")

@@ -63,6 +63,15 @@ NONNEG = Rule(0.0)  # step sizes, noise levels and penalties where 0 means "off"
 COUNT = Rule(1)  # numbers of things and periods
 COUNT0 = Rule(0)  # counts where 0 has a documented meaning
 UNIT = Rule(0.0, hi=1.0, hi_open=True)  # Adam's betas
+SEED = Rule(0, hi=2**32 - 1)  # every seed, in configs, flags and the Python API: what a CPU torch.Generator keeps
+
+
+def check_seed(value: Any, name: str = "seed") -> int:
+    """``value`` as a seed (an int in [0, 2**32 - 1]), or the ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an int in [0, {2**32 - 1}], got {value!r}")
+    check_value(name, value, SEED, integer=True)
+    return int(value)
 
 
 def check_value(key: str, value: Any, rule: Rule, integer: bool = False) -> None:

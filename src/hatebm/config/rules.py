@@ -12,7 +12,7 @@ import functools
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-from hatebm.config.checks import COUNT, COUNT0, NONNEG, POSITIVE, UNIT, Rule, check_value, coerce, hints, scalar
+from hatebm.config.checks import COUNT, COUNT0, NONNEG, POSITIVE, SEED, UNIT, Rule, check_value, coerce, hints, scalar
 
 
 def _note(rule: Rule, note: str, **changes: Any) -> Rule:
@@ -46,7 +46,7 @@ TABLE: dict[str, dict[str, Rule]] = {
         "iters": COUNT, "batch_size": COUNT,
         "lr_milestones": _note(COUNT, "steps at which the learning rates fall by lr_gamma"),
         "lr_gamma": POSITIVE, "betas": _note(UNIT, "Adam's betas"),
-        "seed": Rule(0, hi=2**32 - 1),
+        "seed": SEED,
         "log_every": COUNT, "image_every": COUNT, "ckpt_every": COUNT,
         "keep_ckpts": _note(COUNT0, "0 keeps every checkpoint"),
         "eval_samples": _note(COUNT0, "0 writes no samples"),

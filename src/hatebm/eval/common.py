@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from hatebm.config.checks import check_seed
 from hatebm.data import load_images, to_model, to_uint8
 from hatebm.data.registry import parse_spec
 from hatebm.data.transforms import MODES as FIT_MODES
@@ -39,17 +40,19 @@ def check_fit(fit: str) -> None:
 
 
 def select_images(
-    images: np.ndarray, n: int | None, subset: str = "random", seed: int = 0
+    images: np.ndarray, n: int | None, subset: str = "random", seed: int = 0, n_name: str = "n"
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The n images to use (all when n is None or the whole set) and the rule as protocol entries:
-    "random" = a seeded subset without replacement (kept in dataset order), "first" = the first n."""
+    "random" = a seeded subset without replacement (kept in dataset order), "first" = the first n. Errors name `n` as
+    `n_name` (the flag a command line user typed)."""
     if subset not in SUBSET_RULES:
         raise ValueError(f"unknown subset rule {subset!r}: use one of {', '.join(SUBSET_RULES)}")
+    check_seed(seed)
     total = len(images)
     if n is None or n == total:
         return images, {"n": total, "subset": "all", "seed": None, "n_split": total}
     if not 2 <= n <= total:
-        raise ValueError(f"n must be between 2 and the {total} images available, got {n}")
+        raise ValueError(f"{n_name} must be between 2 and the {total} images available, got {n}")
     if subset == "first":
         return images[:n], {"n": int(n), "subset": "first", "seed": None, "n_split": total}
     index = np.sort(np.random.default_rng(seed).choice(total, n, replace=False))
@@ -83,11 +86,11 @@ def adapt(images: np.ndarray, shape: tuple[int, int, int], fit: str | None = Non
 
 def noise_images(n: int, shape: tuple[int, int, int], seed: int = 0) -> np.ndarray:
     """n images of independent uniform uint8 noise of `shape` (H, W, C)."""
-    return np.random.default_rng(seed).integers(0, 256, (n, *shape), dtype=np.uint8)
+    return np.random.default_rng(check_seed(seed)).integers(0, 256, (n, *shape), dtype=np.uint8)
 
 
 def load_set(spec: str, n: int | None = None, seed: int = 0, shape: tuple[int, int, int] | None = None,
-             noise_n: int = 1000) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+             noise_n: int = 1000, n_name: str = "n") -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """(images, their positions in the source set, protocol) of a set named by `spec`: a dataset spec
     (`hatebm.data.registry.parse_spec`: an .npz file, a folder, NAME or NAME:SPLIT, split "test" by default) or
     "noise" (`n` or else `noise_n` images of uniform noise of `shape`). At most `n` images, a seeded random subset."""
@@ -96,7 +99,7 @@ def load_set(spec: str, n: int | None = None, seed: int = 0, shape: tuple[int, i
             raise ValueError("the noise set needs an image shape (that of the model's training data)")
         count = noise_n if n is None else n
         if count < 1:
-            raise ValueError(f"the noise set needs at least one image, got n={count}")
+            raise ValueError(f"the noise set needs at least one image, got {n_name}={count}")
         protocol = {"spec": spec, "dataset": "uniform noise on 0..255", "n": count, "seed": seed,
                     "image_shape": list(shape)}
         return noise_images(count, shape, seed), np.arange(count), protocol
@@ -106,7 +109,7 @@ def load_set(spec: str, n: int | None = None, seed: int = 0, shape: tuple[int, i
         raise ValueError(f"set {spec!r} holds no images: give at least one")
     check_images(images, f"set {spec!r}")
     index = np.arange(len(images))
-    index, picked = select_images(index, None if n is None else min(n, len(images)), "random", seed)
+    index, picked = select_images(index, None if n is None else min(n, len(images)), "random", seed, n_name)
     protocol = {"spec": spec, "dataset": name, "split": split, "root": root, **picked,
                 "image_shape": list(images.shape[1:])}
     return images[index], index, protocol

@@ -113,9 +113,11 @@ def check_pair(base, hat, gan: str, hat_path: str) -> None:
                          "paired comparison needs both on the same data")
 
 
-def load_reference(ref: Any, ref_n: int | None, size: int, weights: Any, progress: bool, device: Any):
+def load_reference(ref: Any, ref_n: int | None, size: int, weights: Any, progress: bool, device: Any,
+                   ref_n_name: str = "ref_n"):
     """Reference statistics as `hatebm fid calc --ref` reads them: a statistics .npz, or images (a dataset spec, an
-    .npz of images, a folder) brought to the samples' size; a ``ReferenceStats`` as it is."""
+    .npz of images, a folder) brought to the samples' size; a ``ReferenceStats`` as it is. Errors name ``ref_n`` as
+    ``ref_n_name``."""
     from hatebm.data.registry import parse_spec
     from hatebm.eval.reference import ReferenceStats, is_statistics_file, reference_stats
 
@@ -123,10 +125,12 @@ def load_reference(ref: Any, ref_n: int | None, size: int, weights: Any, progres
         return ref
     if is_statistics_file(ref):
         if ref_n is not None:
-            raise ValueError(f"ref_n picks reference images, but {ref} holds statistics already: drop ref_n")
+            raise ValueError(f"{ref_n_name} picks reference images, but {ref} holds statistics already: drop "
+                             f"{ref_n_name}")
         return ReferenceStats.load(ref)
     name, split, root = parse_spec(str(ref))
-    return reference_stats(name, split, ref_n, root=root, size=size, weights=weights, progress=progress, device=device)
+    return reference_stats(name, split, ref_n, root=root, size=size, weights=weights, progress=progress, device=device,
+                           n_name=ref_n_name)
 
 
 def paired_comparison(
@@ -134,7 +138,7 @@ def paired_comparison(
     steps: Sequence[int] | None = None, ddls_steps: int = 100, ddls_eps: float = 0.1, ref: Any = "fashion_mnist:test",
     ref_n: int | None = None, out: str | os.PathLike | None = None, batch_size: int = 250, device: Any = "auto",
     progress: bool = True, weights: str | os.PathLike | None = None, kid_subsets: int = 100,
-    kid_subset_size: int = 1000, trust_generator: bool = False,
+    kid_subset_size: int = 1000, trust_generator: bool = False, ref_n_name: str = "ref_n",
 ) -> dict[str, Any]:
     """Base generator, DDLS and the Hat EBM, paired (see the module docstring), with FID, KID, cost and diagnostics.
 
@@ -142,7 +146,7 @@ def paired_comparison(
     steps of size ``ddls_eps``), ``hat`` a joint Hat EBM run on that same generator ("hat": its evaluation steps;
     "hat_K{k}" for each k of ``steps``, which may include 0). ``ref`` and ``ref_n`` mean what they mean in
     `hatebm fid calc` (a dataset spec, an .npz of images or a folder, at the samples' size; or a statistics .npz, or
-    a ``ReferenceStats``); ``weights``, ``kid_subsets`` and ``kid_subset_size`` go to
+    a ``ReferenceStats``; errors name ``ref_n`` as ``ref_n_name``, the CLI's ``--ref-n``); ``weights``, ``kid_subsets`` and ``kid_subset_size`` go to
     :func:`hatebm.eval.fid.compute_metrics`. ``trust_generator`` lets either run's generator be loaded from the
     TorchScript file or factory its checkpoint records (see :func:`hatebm.model.load_model`; refused by default).
 
@@ -179,7 +183,7 @@ def paired_comparison(
                                         batch_size=batch_size, progress=progress, **overrides)
 
     images0 = drawn[("base", 0)][0]
-    reference = load_reference(ref, ref_n, images0.shape[1], weights, progress, device)
+    reference = load_reference(ref, ref_n, images0.shape[1], weights, progress, device, ref_n_name)
     results: dict[str, Any] = {}
     scored: dict[tuple[str, int], dict[str, Any]] = {}
     for name, model, k, _ in runs:

@@ -183,7 +183,7 @@ def proxy_fid(
     if len(samples) < 2:
         raise ValueError(f"samples: need at least 2 images for a Fréchet distance, got {len(samples)}")
     check_images(samples, "samples")
-    ref_images, _, ref_protocol = load_set(reference, n_ref, seed)
+    ref_images, _, ref_protocol = load_set(reference, n_ref, seed, n_name="n_ref")
     ref_images = adapt(ref_images, INPUT_SHAPE, fit, convert_channels, f"reference {reference!r}")
     _, metadata, sha = load_classifier(weights)
     f_samples = proxy_features(adapt(samples, INPUT_SHAPE, fit, convert_channels, "samples"), weights)

@@ -71,15 +71,9 @@ class ReferenceStats:
     def from_moments(cls, mu: Any, sigma: Any, source: str = "in memory", path: Path | None = None) -> ReferenceStats:
         """Foreign statistics: the mean [2048] and covariance [2048, 2048] of TF Inception pool3 features computed by
         another tool (`source` says which file or tool); one ValueError if the shapes are not those."""
-        mu, sigma = np.asarray(mu), np.asarray(sigma)
-        d = inception.FEATURE_DIM
-        if mu.shape != (d,) or sigma.shape != (d, d) or not (np.issubdtype(mu.dtype, np.number)
-                                                              and np.issubdtype(sigma.dtype, np.number)):
-            raise ValueError(f"{source}: mu has shape {mu.shape} and sigma {sigma.shape} ({mu.dtype}, {sigma.dtype}), "
-                             f"but FID statistics of TF Inception pool3 are numbers of shapes ({d},) and ({d}, {d}); "
-                             "pass a file written for 2048-d pool3 features (pytorch-fid --dims 2048, clean-fid, edm)")
+        mu, sigma = check_moments(mu, sigma, inception.FEATURE_DIM, source)
         protocol = {"foreign": True, "statistics": FOREIGN, "source": source, "network": inception.NETWORK}
-        return cls(mu.astype(np.float64), sigma.astype(np.float64), None, protocol, path)
+        return cls(mu, sigma, None, protocol, path)
 
     def save(self, path: str | os.PathLike) -> ReferenceStats:
         """Write an .npz (mu, sigma, features, protocol as JSON) atomically; returns the stats with `path` set."""
@@ -108,7 +102,31 @@ class ReferenceStats:
             raise ValueError(f"{path}: its protocol is not JSON ({err}); {HINT}") from err
         if "features" not in arrays:
             raise ValueError(f"{path} is not {what}: it has a protocol but no features; {HINT}")
-        return cls(arrays["mu"], arrays["sigma"], arrays["features"], protocol, path)
+        features = arrays["features"]
+        d = features.shape[1] if features.ndim == 2 else inception.FEATURE_DIM
+        check_moments(arrays["mu"], arrays["sigma"], d, str(path))
+        return cls(arrays["mu"], arrays["sigma"], features, protocol, path)
+
+
+def check_moments(mu: Any, sigma: Any, d: int, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """``mu`` and ``sigma`` as float64 once checked: numbers of shapes (d,) and (d, d), finite, ``sigma`` symmetric
+    (to 1e-5 of its largest entry); else one ValueError naming ``source``."""
+    mu, sigma = np.asarray(mu), np.asarray(sigma)
+    if mu.shape != (d,) or sigma.shape != (d, d) or not (np.issubdtype(mu.dtype, np.number)
+                                                          and np.issubdtype(sigma.dtype, np.number)):
+        raise ValueError(f"{source}: mu has shape {mu.shape} and sigma {sigma.shape} ({mu.dtype}, {sigma.dtype}), "
+                         f"but FID statistics of TF Inception pool3 are numbers of shapes ({d},) and ({d}, {d}); "
+                         "pass a file written for 2048-d pool3 features (pytorch-fid --dims 2048, clean-fid, edm)")
+    mu, sigma = mu.astype(np.float64), sigma.astype(np.float64)
+    for name, value in (("mu", mu), ("sigma", sigma)):
+        if not np.isfinite(value).all():
+            raise ValueError(f"{source}: {name} holds {np.size(value) - np.isfinite(value).sum()} non-finite values "
+                             f"(NaN or inf), so no FID can be computed from it; {HINT}")
+    asym = np.abs(sigma - sigma.T).max()
+    if asym > 1e-5 * max(np.abs(sigma).max(), 1e-30):
+        raise ValueError(f"{source}: sigma is not symmetric (|sigma - sigma.T| reaches {asym:.3g}), so it is not a "
+                         f"covariance matrix; {HINT}")
+    return mu, sigma
 
 
 def is_statistics_file(path: str | os.PathLike) -> bool:
@@ -139,7 +157,7 @@ def reference_stats(
     dataset: str, split: str = "test", n: int | None = None, *, root: str | os.PathLike | None = None,
     subset: str = "random", seed: int = 0, size: int | None = None, fit: str = "pad", resize: str = "tf",
     weights: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None, batch_size: int = 50,
-    progress: bool = True, device: str | torch.device | None = None,
+    progress: bool = True, device: str | torch.device | None = None, n_name: str = "n",
 ) -> ReferenceStats:
     """Reference statistics of `dataset`/`split`, computed once and cached as an .npz in `cache_dir`
     (default `hatebm.data.cache_dir()/fid`).
@@ -147,12 +165,12 @@ def reference_stats(
     `n` images are picked by `subset` ("random" with `seed`, or "first"); with `size` they are brought to
     size×size exactly as training data is (`hatebm.data.to_model` with mode `fit`: "pad", "crop" or "resize")
     and back to uint8, so they match samples of a model trained at that size (a size equal to the images' own
-    counts as no size). The cache name and the stored
+    counts as no size); errors name `n` as `n_name`. The cache name and the stored
     protocol record dataset, split, n, rule, seed, image shape, fit, resize, weights sha256 and data sha256.
     """
     check_fit(fit)
     inception.check_resize(resize)
-    images, picked = select_images(data.load_images(dataset, split, root), n, subset, seed)
+    images, picked = select_images(data.load_images(dataset, split, root), n, subset, seed, n_name)
     if size is not None and images.shape[1:3] == (size, size):
         size = None  # already that size: one protocol (and cache entry) for "native"
     if size is not None:

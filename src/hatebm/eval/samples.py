@@ -83,12 +83,13 @@ def sample_checkpoint(
 def load_samples(
     path: Source, n: int | None = None, *, steps: int | None = None, seed: int = 0,
     device: str | torch.device | None = None, progress: bool = True, hat: nn.Module | str | None = None,
-    generator: nn.Module | str | None = None, trust_generator: bool = False,
+    generator: nn.Module | str | None = None, trust_generator: bool = False, n_name: str = "n",
 ) -> tuple[np.ndarray | None, dict[str, Any]]:
     """(uint8 N×H×W×C samples, their source) from an .npz (array `images`), a folder of image files (PNG, ...), or a
     run or checkpoint folder: then `n` (default 1000) samples are drawn on the fly (`sample_checkpoint`, with
     `steps`, `seed`, `device`, `hat`, `generator` and `trust_generator`; under torchrun, None on ranks other than
-    0); or a `Model` or a function of n (`from_callable`). For files, `n` keeps the first n images."""
+    0); or a `Model` or a function of n (`from_callable`). For files, `n` keeps the first n images; errors name it
+    `n_name`."""
     if not isinstance(path, (str, os.PathLike)):
         return from_callable(path, DEFAULT_N if n is None else n, seed=seed, progress=progress)
     path = Path(path)
@@ -103,6 +104,6 @@ def load_samples(
     images = data.load_images(kind, root=path)
     if n is not None:
         if not 2 <= n <= len(images):
-            raise ValueError(f"n must be between 2 and the {len(images)} samples in {path}, got {n}")
+            raise ValueError(f"{n_name} must be between 2 and the {len(images)} samples in {path}, got {n}")
         images = images[:n]
     return images, {"path": str(path), "n": len(images)}
