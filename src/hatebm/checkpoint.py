@@ -17,6 +17,7 @@ tensors                   ``<net>.<param>`` network weights (``hat``, ``generato
 ``generator``             how to rebuild the generator: ``spec``, ``latent_shape``, ``sphere``
 ``hat``                   the hat network's spec (runs that learn one), else null
 ``lr_scale``              the factor divergence rollbacks left on the learning rates (1 without; optional)
+``origin``                what wrote the checkpoint where it was not a training run: ``import-tf`` (optional)
 ========================  =========================================================================================
 
 Specs are ``{"type": "hatebm"}`` (a hatebm network; generators carry their ``model`` section),
@@ -50,6 +51,7 @@ from hatebm import tensorfile
 from hatebm.tensorfile import Lazy
 
 STATE, TENSORS, PREFIX, TMP = "state.json", "tensors.safetensors", "step_", ".tmp_"
+IMPORTED = "import-tf"  # the origin of checkpoints written by `hatebm import-tf`
 RANK_KEY = re.compile(r"rank\d+")
 
 
@@ -85,6 +87,7 @@ class Checkpoint:
     optimizers: dict[str, tuple[dict[str, Tensor], list[dict[str, Any]]]] = field(default_factory=dict)
     ranks: list[RankState] = field(default_factory=list)  # one per rank of the job, rank 0 first
     lr_scale: float = 1.0  # learning rates' factor left by divergence rollbacks (on_divergence=rollback)
+    origin: str | None = None  # what wrote it, where not hatebm's training: "import-tf" (:mod:`hatebm.tf_import`)
 
     def files(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
         """The (tensors, state.json) pair that stores this checkpoint."""
@@ -101,7 +104,7 @@ class Checkpoint:
         state = {"format": FORMAT, **to_dict_tagged(self.config), "data_info": vars(self.data_info),
                  "optim_groups": {name: groups for name, (_, groups) in self.optimizers.items()},
                  "world": len(self.ranks), "streams": [rank.stream for rank in self.ranks], "hat": self.hat,
-                 "lr_scale": self.lr_scale,
+                 "lr_scale": self.lr_scale, **({"origin": self.origin} if self.origin else {}),
                  "generator": {"spec": g.spec, "latent_shape": list(g.latent_shape), "sphere": g.sphere}}
         return tensors, state
 
@@ -146,6 +149,9 @@ class Checkpoint:
             if _number("world", state["world"], int) != len(streams):
                 raise KeyError("world")
             lr_scale = _number("lr_scale", state.get("lr_scale", 1.0), float)
+            origin = state.get("origin")
+            if origin is not None and not isinstance(origin, str):
+                raise TypeError("origin")
         except (KeyError, TypeError) as err:
             raise ValueError(f"{where}: {STATE} lacks or garbles {err}; use another checkpoint of the run") from None
         except ValueError as err:
@@ -157,7 +163,7 @@ class Checkpoint:
             if head != "optim" and not RANK_KEY.fullmatch(head):
                 nets.setdefault(head, {})[rest] = value
         optimizers = {name: (subdict(tensors, f"optim.{name}"), groups[name]) for name in groups}
-        return cls(step, config, info, generator, hat, nets, optimizers, ranks, lr_scale)
+        return cls(step, config, info, generator, hat, nets, optimizers, ranks, lr_scale, origin)
 
 
 def _number(key: str, value: Any, tp: type) -> Any:
@@ -212,7 +218,7 @@ def write_files(run_dir: str | Path, step: int, tensors: dict[str, Tensor | Lazy
     :class:`hatebm.tensorfile.Lazy` tensors are made one at a time while the file is written.
 
     A write that fails (disk full, read-only, no permission) removes its temporary folder, leaves every earlier
-    checkpoint as it was and raises one OSError saying so."""
+    checkpoint as it was and raises one OSError saying so; any other failure removes the temporary folder too."""
     root = Path(run_dir) / "checkpoints"
     final = root / f"{PREFIX}{step:08d}"
     tmp = root / f"{TMP}{PREFIX}{step:08d}_{os.getpid()}"
@@ -235,6 +241,9 @@ def write_files(run_dir: str | Path, step: int, tensors: dict[str, Tensor | Lazy
         code = getattr(err, "errno", None) or int((re.findall(r"os error (\d+)", str(err)) or [errno.EIO])[0])
         raise OSError(code, f"could not write checkpoint {final} ({os.strerror(code)}); {kept}: free disk space or "
                             "fix permissions, then continue with --resume") from None
+    except BaseException:  # a lazy tensor that could not be made (a corrupt source file), an interrupt
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if keep:
         for old in list_checkpoints(run_dir)[:-keep]:
             shutil.rmtree(old, ignore_errors=True)

@@ -97,3 +97,52 @@ def test_missing_and_non_numeric_variables(small):
         ckpt.read("c")
     with pytest.raises(ValueError, match=r"'names' is a string, not a dense numeric tensor"):
         ckpt.read("names")
+
+
+def test_shards_dtypes_and_prefix_compression(tmp_path):
+    rng = np.random.default_rng(1)
+    tensors = {"net/block2/conv_1/kernel": rng.standard_normal((3, 3, 2, 2)).astype(np.float32),
+               "net/block2/conv_1/bias": rng.standard_normal(2).astype(np.float64),
+               "net/block2/conv_2/kernel": rng.standard_normal((3, 3, 2, 2)).astype(np.float16),
+               "net/flags": np.array([True, False, True]),
+               "net/half": np.array([0x3F80, 0xC000], np.uint16)}  # bfloat16 bits of 1.0 and -2.0
+    write_checkpoint(tmp_path / "x.ckpt", tensors, shards=3, bfloat16=["net/half"], per_block=2)
+    ckpt = TFCheckpoint(tmp_path / "x.ckpt")
+    assert ckpt.shards == 3 and {e.shard for e in ckpt.entries.values()} == {0, 1, 2}
+    for name, value in tensors.items():
+        got = ckpt.read(name + SUFFIX)
+        if name == "net/half":
+            np.testing.assert_array_equal(got, np.array([1.0, -2.0], np.float32))
+        else:
+            assert got.dtype == value.dtype
+            np.testing.assert_array_equal(got, value)
+    Path(f"{tmp_path / 'x.ckpt'}.data-00002-of-00003").unlink()
+    with pytest.raises(FileNotFoundError, match=r"x\.ckpt\.data-00002-of-00003 is missing"):
+        ckpt.read("net/block2/conv_2/kernel" + SUFFIX)
+
+
+def entry(**fields) -> bytes:
+    """A BundleEntryProto with the given fields (raw field(...) bytes) in place of a sound one's."""
+    sound = {1: field(1, 1), 2: field(2, field(2, field(1, 2))), 4: field(4, 0), 5: field(5, 8),
+             6: field(6, 0, wire=5)}
+    sound.update({int(k[1:]): v for k, v in fields.items()})
+    return b"".join(v for v in sound.values() if v is not None)
+
+
+@pytest.mark.parametrize("fields,message", [
+    ({"f1": field(1, b"\x01")}, "field 1 of a record has the wrong wire type"),
+    ({"f2": field(2, 7)}, "field 2 of a record has the wrong wire type"),
+    ({"f2": field(2, field(2, 9))}, "field 2 of a record has the wrong wire type"),
+    ({"f4": field(4, (1 << 64) - 4)}, "negative size, offset or dimension"),
+    ({"f2": field(2, field(2, field(1, 1 << 40))), "f5": field(5, 4 << 40)}, "ends before the variable"),
+    ({"f4": field(4, 1 << 62)}, "ends before the variable"),
+    ({"f5": field(5, 12)}, r"records 12 bytes for shape \[2\], not 8"),
+    ({"f3": field(3, 5)}, "lies in shard 5 of 1"),
+])
+def test_malformed_entries_with_sound_checksums(tmp_path, fields, message):
+    """Records whose block checksums are right but whose contents are not: one ValueError naming the file, before any
+    allocation."""
+    write_checkpoint(tmp_path / "m.ckpt", {"a": np.zeros(2, np.float32)}, extra=[(b"bad", entry(**fields))])
+    with pytest.raises(ValueError, match=message) as err:
+        TFCheckpoint(tmp_path / "m.ckpt").read("bad")
+    assert "m.ckpt" in str(err.value)

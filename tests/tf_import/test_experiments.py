@@ -46,3 +46,24 @@ def test_retrofit(tmp_path):
         1e-3, 5e-4, 1e-3, 100, 0.1)  # tau_res = 1 / (2 * 0.1^2)
     assert cfg.data.noise == 1e-2 and m.sampler.steps == 125 and m.latent_shape == (1, 16, 16)
     assert math.isclose(0.5 ** (1 / ema_halflife()), 0.9999, rel_tol=1e-12)  # their decay as hatebm's half-life
+
+
+def test_retrofit_fid_protocol(tmp_path):
+    m = import_tf("cifar10_retrofit", tmp_path / "r", ebm=FIXTURES / "hat32.ckpt", gen=FIXTURES / "dec32.ckpt",
+                  protocol="fid")
+    assert (m.config.temperature, m.config.y_prior_std, m.sampler.y0_scale, m.sampler.max_drift_y, m.sampler.steps,
+            m.sampler.eps_z) == (1e-3, 0.1, 0.01, None, 125, 1e-3)
+
+
+@pytest.mark.parametrize("name,lrs,milestones,iters", [
+    ("cifar10_synth", (1e-4, 1e-4), [], 50_000),
+    ("imagenet_synth_large_net", (1e-4, 5e-5), [230_000, 260_000], 300_000),  # their lr_info: [[1e-4, 0], [1e-5, ...
+])
+def test_synthesis_training_schedule_bank_and_data(tmp_path, name, lrs, milestones, iters):
+    res = THEIRS[name][0]
+    hat, gen = NETS[res]
+    cfg = import_tf(name, tmp_path / "r", ebm=FIXTURES / f"{hat}.ckpt", gen=FIXTURES / f"{gen}.ckpt").config
+    assert (cfg.lr_hat, cfg.lr_gen, cfg.lr_milestones, cfg.lr_gamma, cfg.iters) == (*lrs, milestones, 0.1, iters)
+    assert (cfg.bank_size, cfg.gen_loss_weight, cfg.gen_steps, cfg.batch_size, cfg.betas) == (
+        10_000, 1000.0, 1, 128, [0.9, 0.999])  # persistent_size, gen_loss_factor_coop, batch, Adam
+    assert cfg.data.noise == 1e-3 and cfg.energy_reg == 0 and cfg.grad_penalty == 0  # data_epsilon; their loss

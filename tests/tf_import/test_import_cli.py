@@ -1,16 +1,18 @@
 """`hatebm import-tf` end to end on the TF fixtures: the imported runs sample, score OOD, resume and serve as a joint
 run's generator from the CLI; bad files end in one line naming the file and the key."""
+import errno
 import json
 
 import numpy as np
 import pytest
+import torch
 from tfref import FIXTURES
 from tfwriter import write_checkpoint
 
 from hatebm import checkpoint as ckpt
-from hatebm import load_model
+from hatebm import load_model, tensorfile
 from hatebm.cli import main
-from hatebm.tf_import import TFCheckpoint
+from hatebm.tf_import import TFCheckpoint, import_tf
 from hatebm.tf_import.layout import SUFFIX
 
 TINY = ["batch_size=4", "iters=2", "sampler.steps=2", "eval_steps=2", "eval_samples=0", "log_every=1",
@@ -135,23 +137,82 @@ def test_variable_of_unexpected_shape_and_missing_variable(tmp_path, capsys):
         capsys, code)
 
 
-def test_corrupt_data_is_refused_before_anything_is_kept(tmp_path, capsys):
+def copy_hat(tmp_path, damage=None):
     for suffix in (".index", ".data-00000-of-00001"):
         (tmp_path / f"hat.ckpt{suffix}").write_bytes((FIXTURES / f"hat32.ckpt{suffix}").read_bytes())
-    data = bytearray((tmp_path / "hat.ckpt.data-00000-of-00001").read_bytes())
-    data[100] ^= 1
-    (tmp_path / "hat.ckpt.data-00000-of-00001").write_bytes(bytes(data))
-    code = run("import-tf", "cifar10_synth", "--out", tmp_path / "r", "--ebm", tmp_path / "hat.ckpt", "--gen",
+    data = tmp_path / "hat.ckpt.data-00000-of-00001"
+    if damage == "flip":
+        raw = bytearray(data.read_bytes())
+        raw[100] ^= 1
+        data.write_bytes(bytes(raw))
+    elif damage == "missing":
+        data.unlink()
+    return tmp_path / "hat.ckpt"
+
+
+@pytest.mark.parametrize("experiment", ["cifar10_synth", "cifar10_refine"])
+@pytest.mark.parametrize("damage,message", [("flip", "fails its checksum"),
+                                            ("missing", "hat.ckpt.data-00000-of-00001 is missing")])
+def test_damaged_data_leaves_nothing_behind(tmp_path, capsys, experiment, damage, message):
+    """A checksum found wrong while the checkpoint is written, or a data file missing (found before): one line, and
+    neither the run folder nor a joint run's generator run is left."""
+    hat = copy_hat(tmp_path, damage)
+    code = run("import-tf", experiment, "--out", tmp_path / "r", "--ebm", hat, "--gen", FIXTURES / "gen32.ckpt")
+    assert message in one_line_error(capsys, code)
+    assert not (tmp_path / "r").exists()
+
+
+def test_disk_full_while_importing(tmp_path, capsys, monkeypatch):
+    def full(*args):
+        raise OSError(errno.ENOSPC, "simulated")
+
+    monkeypatch.setattr(tensorfile, "_stream", full)
+    code = run("import-tf", "cifar10_synth", "--out", tmp_path / "r", "--ebm", FIXTURES / "hat32.ckpt", "--gen",
                FIXTURES / "gen32.ckpt")
-    assert "fails its checksum" in one_line_error(capsys, code)
-    assert ckpt.list_checkpoints(tmp_path / "r") == []
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "could not write checkpoint" in err[0] and "No space left" in err[0]
+    assert not (tmp_path / "r").exists()
+
+
+def test_ranks_share_the_bank(tmp_path):
+    import_tf("cifar10_synth", tmp_path / "r", ebm=FIXTURES / "hat32.ckpt", gen=FIXTURES / "gen32.ckpt",
+              bank=FIXTURES / "persistent.npy", bank_z=FIXTURES / "persistent_z.npy", ranks=2,
+              overrides=["batch_size=4"], load=False)
+    saved = ckpt.load(tmp_path / "r")
+    x, z = np.load(FIXTURES / "persistent.npy").transpose(0, 3, 1, 2), np.load(FIXTURES / "persistent_z.npy")
+    assert len(saved.ranks) == 2 and saved.config.bank_size == 4 and saved.origin == "import-tf"
+    for r, rank in enumerate(saved.ranks):
+        np.testing.assert_array_equal(rank.bank[0].numpy(), x[2 * r:2 * r + 2])
+        np.testing.assert_array_equal(rank.bank[1].numpy(), z[2 * r:2 * r + 2])
+    assert not torch.equal(saved.ranks[0].rng["rng.torch"], saved.ranks[1].rng["rng.torch"])
+    with pytest.raises(ValueError, match="4 pairs, which 3 ranks cannot share evenly"):
+        import_tf("cifar10_synth", tmp_path / "r3", ebm=FIXTURES / "hat32.ckpt", gen=FIXTURES / "gen32.ckpt",
+                  bank=FIXTURES / "persistent.npy", bank_z=FIXTURES / "persistent_z.npy", ranks=3,
+                  overrides=["batch_size=3"], load=False)
+
+
+def test_a_trained_tandem_checkpoint_without_bank_is_still_refused(tmp_path, images):
+    from hatebm.checkpoint import write_files
+
+    import_tf("cifar10_synth", tmp_path / "r", ebm=FIXTURES / "hat32.ckpt", gen=FIXTURES / "gen32.ckpt",
+              overrides=["data.name=npz", f"data.root={images[0]}", "bank_size=8", *TINY], load=False)
+    tensors, state = ckpt.read_files(tmp_path / "r")
+    del state["origin"]  # as if training had written it without its bank
+    write_files(tmp_path / "t", 0, tensors, state)
+    with pytest.raises(ValueError, match="lacks the tandem bank"):
+        import hatebm
+
+        hatebm.train(ckpt.load(tmp_path / "t").config, tmp_path / "t", resume=True, progress=False)
 
 
 @pytest.mark.parametrize("args,message", [
     (["--ebm", "E"], "--gen is needed"),
+    (["--gen", "G", "--ebm", "E", "--optim", "O", "--protocol", "fid"], "--protocol fid samples as their FID scripts"),
+    (["--gen", "G", "--ebm", "E", "--ranks", "0"], "--ranks must be a positive int"),
     (["--gen", "G", "--optim", "O"], "--optim, --bank and --bank-z belong to a hat network's run"),
     (["--gen", "G", "--ebm", "E", "--bank", "B"], "--bank and --bank-z go together"),
     (["--gen", "G", "--inf", "I"], "--inf is the retrofit autoencoder's encoder"),
+    (["--gen", "G", "--inf", "I", "--ebm", "E"], "--inf is the retrofit autoencoder's encoder"),
 ])
 def test_flags_that_do_not_fit(tmp_path, capsys, args, message):
     code = run("import-tf", "cifar10_synth", "--out", tmp_path / "r", *args)

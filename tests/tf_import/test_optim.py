@@ -1,7 +1,9 @@
 """The authors' optimiser (tfa MovingAverage over Keras Adam): what an imported optimiser file becomes, and two of
 their hat updates replayed with hatebm's Adam and weight average (make_fixtures.py: lr 1e-3, decay 0.9)."""
+import copy
 import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,7 +14,9 @@ from hatebm import checkpoint as ckpt
 from hatebm import TandemConfig
 from hatebm.distributed import Dist
 from hatebm.tf_import import import_tf, network
+from hatebm.tf_import.experiments import ema_halflife
 from hatebm.tf_import.layout import SUFFIX, Family, convert
+from hatebm.train.hatrun import HatRun
 from hatebm.train.loss import hat_update
 
 
@@ -45,12 +49,12 @@ def test_import_brings_moments_step_and_average(tmp_path):
 
 
 def replay(tf, keras_adam: bool) -> tuple[torch.nn.Module, dict, dict, dict]:
-    """Their two hat updates from hat32 with hatebm's gradients (hat_update) and weight average (lerp by 1 - decay,
-    which is ema_halflife with 0.5 ** (1 / h) = decay); the step is torch's Adam, or Keras's formula
+    """Their two hat updates from hat32 with hatebm's gradients (hat_update) and weight average (HatRun.update_ema
+    with the half-life of their decay); the step is torch's Adam, or Keras's formula
     ``w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + 1e-7)``. Returns the hat, the average, m and v."""
     hat = network(FIXTURES / "hat32.ckpt", "hat", 32)
-    avg = {k: v.clone() for k, v in hat.state_dict().items()}
     lr, decay = float(tf["optim/lr"]), float(tf["optim/decay"])
+    run = SimpleNamespace(hat=hat, hat_ema=copy.deepcopy(hat), cfg=SimpleNamespace(ema_halflife=ema_halflife(decay)))
     opt = torch.optim.Adam(hat.parameters(), lr=0.0 if keras_adam else lr, betas=(0.9, 0.999))
     cfg = TandemConfig(temperature=float(tf["optim/temp"]), amp=False)
     m = {n: torch.zeros_like(p) for n, p in hat.named_parameters()}
@@ -66,8 +70,8 @@ def replay(tf, keras_adam: bool) -> tuple[torch.nn.Module, dict, dict, dict]:
                 v[name].mul_(0.999).add_(0.001 * p.grad**2)
                 if keras_adam:
                     p.sub_(lr * math.sqrt(1 - 0.999**t) / (1 - 0.9**t) * m[name] / (v[name].sqrt() + 1e-7))
-                avg[name].lerp_(p, 1 - decay)
-    return hat, avg, m, v
+        HatRun.update_ema(run)
+    return hat, dict(run.hat_ema.named_parameters()), m, v
 
 
 def test_two_updates_replayed(tf):

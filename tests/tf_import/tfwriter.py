@@ -14,7 +14,9 @@ from hatebm.tf_import.bundle import MAGIC
 from hatebm.tf_import.crc32c import masked_crc32c
 from hatebm.tf_import.layout import SUFFIX
 
-TF_DTYPES = {np.dtype(np.float32): 1, np.dtype(np.float64): 2, np.dtype(np.int32): 3, np.dtype(np.int64): 9}
+TF_DTYPES = {np.dtype(np.float32): 1, np.dtype(np.float64): 2, np.dtype(np.int32): 3, np.dtype(np.int64): 9,
+             np.dtype(np.float16): 19, np.dtype(np.bool_): 10}
+BFLOAT16 = 14  # numpy has no bfloat16: pass its bits as uint16 with bfloat16=True
 
 
 def varint(n: int) -> bytes:
@@ -35,16 +37,24 @@ def field(number: int, value: int | bytes, wire: int | None = None) -> bytes:
     return varint(number << 3) + varint(value)
 
 
-def entry_proto(dtype: int, shape: tuple[int, ...], offset: int, size: int, crc: int) -> bytes:
-    dims = b"".join(field(2, field(1, d)) for d in shape)
-    return field(1, dtype) + field(2, dims) + field(4, offset) + field(5, size) + field(6, crc, wire=5)
+def entry_proto(dtype: int, shape: tuple[int, ...], offset: int, size: int, crc: int, shard: int = 0) -> bytes:
+    dims = b"".join(field(2, field(1, d % (1 << 64))) for d in shape)
+    return (field(1, dtype) + field(2, dims) + (field(3, shard) if shard else b"") + field(4, offset % (1 << 64))
+            + field(5, size) + field(6, crc, wire=5))
 
 
-def _block(records: list[tuple[bytes, bytes]]) -> bytes:
-    body, restarts = bytearray(), []
-    for key, value in records:  # a restart point at every record: no prefix sharing
-        restarts.append(len(body))
-        body += varint(0) + varint(len(key)) + varint(len(value)) + key + value
+def _block(records: list[tuple[bytes, bytes]], restart_every: int = 4) -> bytes:
+    """A table block: keys prefix-compressed against the previous one, a restart point every ``restart_every``."""
+    body, restarts, previous = bytearray(), [], b""
+    for i, (key, value) in enumerate(records):
+        shared = 0
+        if i % restart_every:
+            while shared < min(len(key), len(previous)) and key[shared] == previous[shared]:
+                shared += 1
+        else:
+            restarts.append(len(body))
+        body += varint(shared) + varint(len(key) - shared) + varint(len(value)) + key[shared:] + value
+        previous = key
     restarts = restarts or [0]
     return bytes(body) + b"".join(r.to_bytes(4, "little") for r in restarts) + len(restarts).to_bytes(4, "little")
 
@@ -59,22 +69,30 @@ def _put(out: bytearray, contents: bytes) -> bytes:
 
 
 def write_checkpoint(prefix: str | Path, tensors: Mapping[str, np.ndarray | Callable[[], np.ndarray]],
-                     suffix: str = SUFFIX, per_block: int = 16, extra: Iterable[tuple[bytes, bytes]] = ()) -> None:
+                     suffix: str = SUFFIX, per_block: int = 16, extra: Iterable[tuple[bytes, bytes]] = (),
+                     shards: int = 1, bfloat16: Iterable[str] = ()) -> None:
     """Write ``tensors`` (name -> array, or a function making it, so huge checkpoints never sit in memory) as the
-    checkpoint ``prefix`` with keys ``name + suffix``, ``per_block`` records per index block; ``extra`` adds raw
-    (key, value) records to the index (e.g. a string entry)."""
-    prefix = str(prefix)
-    records, offset = [(b"", field(1, 1) + field(3, field(1, 1)))], 0
-    with open(f"{prefix}.data-00000-of-00001", "wb") as data:
-        for name in sorted(tensors):
+    checkpoint ``prefix`` with keys ``name + suffix``, round-robin over ``shards`` data files, ``per_block`` records per
+    index block; the uint16 arrays named in ``bfloat16`` are stored as bfloat16; ``extra`` adds raw (key, value)
+    records to the index (e.g. a string entry)."""
+    prefix, bf16 = str(prefix), set(bfloat16)
+    records = [(b"", field(1, shards) + field(3, field(1, 1)))]
+    files = [open(f"{prefix}.data-{s:05d}-of-{shards:05d}", "wb") for s in range(shards)]
+    try:
+        for i, name in enumerate(sorted(tensors)):
             value = tensors[name]
             array = np.ascontiguousarray(value() if callable(value) else value)
             raw = array.view(np.uint8).reshape(-1)
+            data = files[i % shards]
+            offset = data.tell()
             data.write(memoryview(raw))
-            records.append(((name + suffix).encode(), entry_proto(TF_DTYPES[array.dtype], array.shape, offset,
-                                                                  raw.size, masked_crc32c(raw))))
-            offset += raw.size
+            dtype = BFLOAT16 if name in bf16 else TF_DTYPES[array.dtype]
+            records.append(((name + suffix).encode(), entry_proto(dtype, array.shape, offset, raw.size,
+                                                                  masked_crc32c(raw), i % shards)))
             del array, raw
+    finally:
+        for f in files:
+            f.close()
     records += list(extra)
     records.sort()
     index, out = [], bytearray()
@@ -120,3 +138,34 @@ def family_checkpoint(prefix: str | Path, kind: str, resolution: int, width: int
         total += int(np.prod(shape))
     write_checkpoint(prefix, tensors)
     return total
+
+
+def optimizer_file(path: str | Path, hat_prefix: str | Path, resolution: int, step: int = 2, seed: int = 0) -> None:
+    """A synthetic optimiser file of the hat checkpoint ``hat_prefix`` in the authors' layout (their
+    ``np.savez(path, *optimizer.get_weights())``: the step counter, then average, m and v for every variable in
+    trainable order), written one array at a time."""
+    import zipfile
+
+    import torch
+
+    from hatebm.tf_import import TFCheckpoint
+    from hatebm.tf_import.layout import Family
+
+    hat = TFCheckpoint(hat_prefix)
+    family = Family("hat", resolution)
+    with torch.device("meta"):
+        from hatebm.tf_import.importer import BUILDERS
+        from hatebm.config import ModelConfig
+
+        width = hat.entry(family.tf_key("fc.weight")).shape[0]
+        channels = hat.entry(family.tf_key("blocks.0.conv1.weight")).shape[2]
+        names = [n for n, _ in BUILDERS["hat"](ModelConfig(resolution=resolution, channels=channels,
+                                                           hat_width=width)).named_parameters()]
+    shapes = [hat.entry(family.tf_key(n)).shape for n in names]
+    arrays = [lambda: np.array(step, np.int64)] + [
+        (lambda shape=shape, i=i: np.random.default_rng([seed, i]).standard_normal(shape, dtype=np.float32) ** 2)
+        for i, shape in enumerate(shapes * 3)]
+    with zipfile.ZipFile(path, "w", allowZip64=True) as zf:
+        for i, make in enumerate(arrays):
+            with zf.open(f"arr_{i}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, make(), allow_pickle=False)

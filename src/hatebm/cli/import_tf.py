@@ -32,6 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="train: their training settings, which --resume continues; fid: the sampling settings of "
                         "their FID scripts (no Y drift clip, their Y0, temperature and Y prior), for `hatebm sample` "
                         "and `hatebm fid` as they evaluated")
+    p.add_argument("--ranks", type=int, default=1,
+                   help="the number of ranks (GPUs) of the torchrun job that will --resume it: each gets its own RNG, "
+                        "data position and share of the bank")
     p.set_defaults(func=run)
 
 
@@ -41,6 +44,6 @@ def run(args: argparse.Namespace) -> int:
     out = check_out(args.out, folder=True)
     folder = import_tf(args.experiment, out, ebm=args.ebm, gen=args.gen, inf=args.inf, optim=args.optim,
                        bank=args.bank, bank_z=args.bank_z, overrides=args.overrides, protocol=args.protocol,
-                       load=False)
+                       ranks=args.ranks, load=False)
     print(f"imported {args.experiment} into {out} (checkpoint {folder.name})")
     return 0

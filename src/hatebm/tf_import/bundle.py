@@ -14,6 +14,7 @@ corrupt, or lacks a variable is one ValueError naming the file and the key.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,8 +47,9 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _fields(buf: bytes) -> list[tuple[int, int | bytes]]:
-    """The (field number, value) pairs of a protobuf message: ints for varint and fixed fields, bytes otherwise."""
+def _fields(buf: bytes, numeric: tuple[int, ...] = (), nested: tuple[int, ...] = ()) -> list[tuple[int, int | bytes]]:
+    """The (field number, value) pairs of a protobuf message: ints for varint and fixed fields, bytes otherwise.
+    Fields numbered in ``numeric`` must be ints and those in ``nested`` bytes, else :class:`Corrupt`."""
     out, pos = [], 0
     while pos < len(buf):
         key, pos = _varint(buf, pos)
@@ -66,8 +68,15 @@ def _fields(buf: bytes) -> list[tuple[int, int | bytes]]:
             value, pos = buf[pos:pos + size], pos + size
         else:
             raise Corrupt(f"protobuf wire type {wire} is not one a checkpoint uses")
+        if (number in numeric and not isinstance(value, int)) or (number in nested and isinstance(value, int)):
+            raise Corrupt(f"field {number} of a record has the wrong wire type")
         out.append((number, value))
     return out
+
+
+def _int64(value: int) -> int:
+    """A varint-encoded int64 (negative ones are ten-byte varints)."""
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 @dataclass(frozen=True)
@@ -84,23 +93,15 @@ class Entry:
 
 
 def _entry(value: bytes) -> Entry:
-    dtype, shape, shard, offset, size, crc, sliced = 0, [], 0, 0, 0, 0, False
-    for number, v in _fields(value):
-        if number == 1:
-            dtype = int(v)
-        elif number == 2:
-            shape = [int(dict(_fields(d)).get(1, 0)) for n, d in _fields(bytes(v)) if n == 2]
-        elif number == 3:
-            shard = int(v)
-        elif number == 4:
-            offset = int(v)
-        elif number == 5:
-            size = int(v)
-        elif number == 6:
-            crc = int(v)
-        elif number == 7:
-            sliced = True
-    return Entry(dtype, tuple(shape), shard, offset, size, crc, sliced)
+    """A BundleEntryProto: dtype 1, shape 2 (a TensorShapeProto: dims 2, each with size 1), shard 3, offset 4, size 5,
+    crc32c 6, slices 7."""
+    fields = dict(_fields(value, numeric=(1, 3, 4, 5, 6), nested=(2, 7)))
+    dims = [dict(_fields(d, numeric=(1,))).get(1, 0) for n, d in _fields(fields.get(2, b""), nested=(2,)) if n == 2]
+    shape = tuple(_int64(int(d)) for d in dims)
+    numbers = [_int64(int(fields.get(k, 0))) for k in (3, 4, 5)]
+    if min((*shape, *numbers), default=0) < 0:
+        raise Corrupt("a record holds a negative size, offset or dimension")
+    return Entry(int(fields.get(1, 0)), shape, *numbers, int(fields.get(6, 0)), 7 in fields)
 
 
 def _block(data: bytes, handle: bytes) -> bytes:
@@ -171,11 +172,14 @@ class TFCheckpoint:
         header = dict(records).get(b"")
         if header is None:
             raise Corrupt("it has no bundle header")
-        head = dict(_fields(header))
+        head = dict(_fields(header, numeric=(1, 2), nested=(3,)))
         if head.get(2, 0) != 0:
             raise Corrupt("its tensors are big-endian; only little-endian checkpoints are read")
+        shards = int(head.get(1, 1))
+        if not 1 <= shards < 1 << 31:
+            raise Corrupt(f"its header records {shards} data shards")
         entries = {key.decode("utf-8", "replace"): _entry(value) for key, value in records if key}
-        return int(head.get(1, 1)), entries
+        return shards, entries
 
     def keys(self) -> list[str]:
         return list(self.entries)
@@ -184,7 +188,8 @@ class TFCheckpoint:
         return Path(f"{self.prefix}.data-{shard:05d}-of-{self.shards:05d}")
 
     def entry(self, key: str) -> Entry:
-        """The index entry of ``key``; ValueError naming the checkpoint and the key when it is absent or unreadable."""
+        """The index entry of ``key``, checked against its data shard (present, long enough): FileNotFoundError or
+        ValueError naming the file and the key when it is absent, unreadable or out of the shard's bounds."""
         entry = self.entries.get(key)
         if entry is None:
             raise ValueError(f"{self.prefix} lacks the variable {key!r}; is it a checkpoint of this network (see "
@@ -192,17 +197,27 @@ class TFCheckpoint:
         if entry.dtype not in DTYPES or entry.sliced:
             what = "a string" if entry.dtype == STRING else "sliced" if entry.sliced else f"of TF dtype {entry.dtype}"
             raise ValueError(f"{self.prefix}: the variable {key!r} is {what}, not a dense numeric tensor")
+        itemsize = 2 if DTYPES[entry.dtype] == "bfloat16" else np.dtype(DTYPES[entry.dtype]).itemsize
+        expected = math.prod(entry.shape) * itemsize
+        if entry.size != expected:
+            raise ValueError(f"{self.prefix}: the variable {key!r} records {entry.size} bytes for shape "
+                             f"{list(entry.shape)}, not {expected}; the index is corrupt")
+        if entry.shard >= self.shards:
+            raise ValueError(f"{self.index}: the variable {key!r} lies in shard {entry.shard} of {self.shards}; the "
+                             "index is corrupt")
+        path = self.shard_path(entry.shard)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: a TensorFlow checkpoint needs its data files beside "
+                                    f"{self.index}")
+        if entry.offset + entry.size > path.stat().st_size:
+            raise ValueError(f"{path} ends before the variable {key!r} (truncated?): copy the checkpoint again")
         return entry
 
     def read(self, key: str) -> np.ndarray:
         """The variable ``key`` as a numpy array of its dtype and shape (bfloat16 as float32), checksum verified."""
         entry = self.entry(key)
         dtype = np.dtype(np.uint16 if DTYPES[entry.dtype] == "bfloat16" else DTYPES[entry.dtype])
-        expected = int(np.prod(entry.shape, dtype=np.int64)) * dtype.itemsize
         path = self.shard_path(entry.shard)
-        if entry.size != expected:
-            raise ValueError(f"{self.prefix}: the variable {key!r} records {entry.size} bytes for shape "
-                             f"{list(entry.shape)}, not {expected}; the index is corrupt")
         raw = np.empty(entry.size, np.uint8)
         try:
             with open(path, "rb") as fh:

@@ -15,6 +15,7 @@ its largest tensor in memory.
 """
 from __future__ import annotations
 
+import shutil
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -24,7 +25,7 @@ import torch
 from torch import nn
 
 from hatebm import checkpoint as ckpt
-from hatebm.checkpoint import Checkpoint, GeneratorSpec, RankState
+from hatebm.checkpoint import IMPORTED, Checkpoint, GeneratorSpec, RankState
 from hatebm.checkpoint_formats import NATIVE
 from hatebm.config import GanConfig, ModelConfig, RunConfig, override, preset
 from hatebm.data import DataInfo
@@ -33,7 +34,7 @@ from hatebm.nets import build_encoder, build_generator, build_hat
 from hatebm.tensorfile import Lazy
 from hatebm.tf_import.bundle import TFCheckpoint
 from hatebm.tf_import.experiments import PROTOCOLS, Experiment, ema_halflife, experiment
-from hatebm.tf_import.layout import Family, convert, step_of, widths
+from hatebm.tf_import.layout import Family, convert, converted_shape, step_of, widths
 from hatebm.tf_import.optim import AdamState, read_optimizer
 from hatebm.train.outputs import write_config
 
@@ -55,6 +56,9 @@ def _sizes(tf: TFCheckpoint, kind: str, resolution: int, exp: str) -> dict[str, 
     except KeyError as err:
         raise ValueError(f"{tf.prefix} lacks {err.args[0]!r}: it is not a checkpoint of the {kind} network of "
                          f"{exp} ({resolution} px)") from None
+    except ValueError as err:
+        raise ValueError(f"{tf.prefix}: {err}; it is not a checkpoint of the {kind} network of {exp} "
+                         f"({resolution} px)") from None
 
 
 def _model(exp: Experiment, name: str, hat: TFCheckpoint | None, gen: TFCheckpoint,
@@ -86,11 +90,8 @@ def _weights(tf: TFCheckpoint, kind: str, net: nn.Module, resolution: int) -> Te
             continue
         tf_key = fam.tf_key(key)
         entry = tf.entry(tf_key)
-        stored = tuple(entry.shape)
-        expect = tuple(value.shape)
-        converted = stored[::-1] if len(stored) == 2 else (stored[3], stored[2], *stored[:2]) if len(stored) == 4 \
-            else stored
-        if converted != expect:
+        stored, expect = tuple(entry.shape), tuple(value.shape)
+        if converted_shape(stored) != expect:
             raise ValueError(f"{tf.prefix}: the variable {tf_key!r} has shape {list(stored)}, but the network read from "
                              f"the checkpoint's other shapes needs {list(expect)} in hatebm's layout; the checkpoint "
                              "mixes networks or is corrupt")
@@ -136,35 +137,64 @@ def _bank(path: str | Path, what: str) -> np.ndarray:
     return array
 
 
-def _rank(cfg: RunConfig, bank: tuple[Lazy, Lazy] | None) -> RankState:
-    rng = torch.Generator().manual_seed(cfg.seed * 1000).get_state()  # as a fresh run's rank 0 (loop.start)
-    return RankState({"epoch": 0, "pos": 0}, {"rng.torch": rng}, bank)  # type: ignore[arg-type]  # Lazy, written
+def _ranks(cfg: RunConfig, ranks: int, bank: tuple[np.ndarray, np.ndarray] | None = None) -> list[RankState]:
+    """The per-rank states of a fresh job of ``ranks`` ranks (as :meth:`TrainingRun.start` seeds them), each with its
+    contiguous shard of ``bank`` (their NHWC images and latents, memory-mapped), read while the checkpoint is
+    written, in hatebm's layout (NCHW, float32)."""
+    if bank is not None and len(bank[0]) % ranks:
+        raise ValueError(f"--bank holds {len(bank[0])} pairs, which {ranks} ranks cannot share evenly")
+    states = []
+    for r in range(ranks):
+        rng = torch.Generator().manual_seed(cfg.seed * 1000 + r).get_state()
+        shard = None
+        if bank is not None:
+            (x, z), k = bank, len(bank[0]) // ranks
+            n, h, w, c = x[r * k:(r + 1) * k].shape
+            shard = (Lazy(torch.float32, (n, c, h, w),
+                          lambda r=r: np.ascontiguousarray(x[r * k:(r + 1) * k].transpose(0, 3, 1, 2), np.float32)),
+                     Lazy(torch.float32, (n, *z.shape[1:]), lambda r=r: np.array(z[r * k:(r + 1) * k], np.float32)))
+        states.append(RankState({"epoch": 0, "pos": 0}, {"rng.torch": rng}, shard))  # type: ignore[arg-type]
+    return states
 
 
-def import_tf(name: str, out: str | Path, ebm: str | Path | None = None, gen: str | Path | None = None,
-              inf: str | Path | None = None, optim: str | Path | None = None, bank: str | Path | None = None,
-              bank_z: str | Path | None = None, overrides: Sequence[str] = (), protocol: str = "train",
-              load: bool = True) -> Any:
-    """Import the authors' networks of experiment ``name`` (their config names, e.g. ``cifar10_synth``) into the new
-    run folder ``out``; ``overrides`` (``key=value``) change the config. ``protocol="fid"`` takes the sampling settings
-    of their FID scripts in place of their training ones (see :mod:`hatebm.tf_import.experiments`): for sampling and
-    scoring, not for resuming. Returns the :class:`hatebm.Model` of the run (``load=False``: its checkpoint folder)."""
-    exp = experiment(name)
+def _check_flags(exp: Experiment, name: str, ebm: Any, gen: Any, inf: Any, optim: Any, bank: Any, bank_z: Any,
+                 protocol: str, ranks: int) -> None:
+    """One ValueError for files and settings that do not go together."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
-    out = Path(out)
-    if ckpt.list_checkpoints(out):
-        raise ValueError(f"{out} already holds checkpoints; choose a new --out")
+    if isinstance(ranks, bool) or not isinstance(ranks, int) or ranks < 1:
+        raise ValueError(f"--ranks must be a positive int, got {ranks!r}")
     if gen is None:
         raise ValueError(f"--gen is needed: every experiment's model includes its generator ({name}: gen_N.ckpt)")
     if ebm is None and (optim or bank or bank_z):
         raise ValueError("--optim, --bank and --bank-z belong to a hat network's run: pass --ebm too")
     if exp.eval_steps is None and ebm is not None:
         raise ValueError(f"{name} trains an autoencoder, no hat network: drop --ebm")
-    if inf is not None and exp.generator != "decoder":
-        raise ValueError(f"--inf is the retrofit autoencoder's encoder; {name} has none")
+    if inf is not None and (exp.generator != "decoder" or ebm is not None):
+        raise ValueError("--inf is the retrofit autoencoder's encoder, imported with its decoder alone (--gen and --inf "
+                         f"of cifar10_ae, no --ebm); {name}" + (" with --ebm" if ebm is not None else "") + " has none")
     if (bank is None) != (bank_z is None) or (bank is not None and exp.joint):
         raise ValueError("--bank and --bank-z go together, and only with a synthesis (tandem) experiment")
+    if optim is not None and protocol == "fid":
+        raise ValueError("--protocol fid samples as their FID scripts did, from the hat's own weights; --optim would "
+                         "make hatebm sample its moving average: drop --optim (or import it with --protocol train)")
+
+
+def import_tf(name: str, out: str | Path, ebm: str | Path | None = None, gen: str | Path | None = None,
+              inf: str | Path | None = None, optim: str | Path | None = None, bank: str | Path | None = None,
+              bank_z: str | Path | None = None, overrides: Sequence[str] = (), protocol: str = "train",
+              ranks: int = 1, load: bool = True) -> Any:
+    """Import the authors' networks of experiment ``name`` (their config names, e.g. ``cifar10_synth``) into the new
+    run folder ``out``; ``overrides`` (``key=value``) change the config. ``protocol="fid"`` takes the sampling settings
+    of their FID scripts in place of their training ones (see :mod:`hatebm.tf_import.experiments`): for sampling and
+    scoring, not for resuming. ``ranks`` is the number of ranks (GPUs) that will resume it (each its own RNG, data
+    position and bank shard). Returns the :class:`hatebm.Model` of the run (``load=False``: its checkpoint folder).
+    An import that fails leaves nothing behind."""
+    exp = experiment(name)
+    _check_flags(exp, name, ebm, gen, inf, optim, bank, bank_z, protocol, ranks)
+    out = Path(out)
+    if ckpt.list_checkpoints(out) or ckpt.list_checkpoints(out / "generator"):
+        raise ValueError(f"{out} already holds checkpoints; choose a new --out")
     hat_tf, gen_tf, inf_tf = _open(ebm, "--ebm"), _open(gen, "--gen"), _open(inf, "--inf")
     model = _model(exp, name, hat_tf, gen_tf, inf_tf)
     info = DataInfo(exp.resolution, exp.resolution, model.channels)
@@ -177,23 +207,24 @@ def import_tf(name: str, out: str | Path, ebm: str | Path | None = None, gen: st
         cfg = override(_generator_config(exp, model), list(overrides))
         if inf_tf is not None:
             gen_nets["encoder"] = _weights(inf_tf, "encoder", _meta(build_encoder, model), exp.resolution)
-        saved = Checkpoint(step, cfg, info, gen_spec, None, gen_nets, {}, [_rank(cfg, None)])
-        return _write(out, saved, load, method="generator")
-    cfg = preset(exp.preset)
+        saved = Checkpoint(step, cfg, info, gen_spec, None, gen_nets, {}, _ranks(cfg, ranks), origin=IMPORTED)
+        return _write_all(out, [(out, saved)], load, method="generator")
+    writes = []
     changes = [f"eval_steps={exp.eval_steps}", *exp.extra, *(exp.fid if protocol == "fid" else ())]
     changes += ["sampler.order=zy"] if exp.joint else []
     if optim is not None:
         changes.append(f"ema_halflife={ema_halflife()}")
     if exp.joint:
-        gen_out = Path(out) / "generator"
+        gen_out = out / "generator"
         changes.append(f"generator.source={gen_out.resolve()}")
         gen_cfg = _generator_config(exp, model)
-        _write(gen_out, Checkpoint(step, gen_cfg, info, gen_spec, None, gen_nets, {}, [_rank(gen_cfg, None)]), False)
+        writes.append((gen_out, Checkpoint(step, gen_cfg, info, gen_spec, None, gen_nets, {}, _ranks(gen_cfg, 1),
+                                           origin=IMPORTED)))
     banks = None
     if bank is not None:
         banks = _banks(bank, bank_z, model, exp)
         changes.append(f"bank_size={banks[0].shape[0]}")
-    cfg = override(replace(cfg, model=model), changes + list(overrides))
+    cfg = override(replace(preset(exp.preset), model=model), changes + list(overrides))
     hat = _meta(build_hat, model)
     nets: dict[str, Tensors] = {"hat": _weights(hat_tf, "hat", hat, exp.resolution), **gen_nets}
     optimizers = {"hat": ({}, _adam_groups(hat, cfg.lr_hat, cfg.betas))}
@@ -203,8 +234,9 @@ def import_tf(name: str, out: str | Path, ebm: str | Path | None = None, gen: st
         state: AdamState = read_optimizer(optim, hat_tf, Family("hat", exp.resolution), hat)
         optimizers["hat"] = (state.moments, optimizers["hat"][1])
         nets["hat_ema"] = state.average
-    saved = Checkpoint(step, cfg, info, gen_spec, NATIVE, nets, optimizers, [_rank(cfg, banks)])
-    return _write(out, saved, load)
+    writes.append((out, Checkpoint(step, cfg, info, gen_spec, NATIVE, nets, optimizers, _ranks(cfg, ranks, banks),
+                                   origin=IMPORTED)))
+    return _write_all(out, writes, load)
 
 
 def _generator_config(exp: Experiment, model: ModelConfig) -> RunConfig:
@@ -214,9 +246,9 @@ def _generator_config(exp: Experiment, model: ModelConfig) -> RunConfig:
     return GanConfig(data=preset(exp.preset).data, model=model)
 
 
-def _banks(bank: str | Path, bank_z: str | Path, model: ModelConfig, exp: Experiment) -> tuple[Lazy, Lazy]:
-    """Their persistent banks (NHWC images, latents) in hatebm's layout (NCHW, float32), checked against the model
-    now and read while the checkpoint is written."""
+def _banks(bank: str | Path, bank_z: str | Path, model: ModelConfig,
+           exp: Experiment) -> tuple[np.ndarray, np.ndarray]:
+    """Their persistent banks (NHWC images, latents), memory-mapped and checked against the model."""
     x, z = _bank(bank, "--bank"), _bank(bank_z, "--bank-z")
     image = (exp.resolution, exp.resolution, model.channels)
     if x.ndim != 4 or tuple(x.shape[1:]) != image:
@@ -225,14 +257,19 @@ def _banks(bank: str | Path, bank_z: str | Path, model: ModelConfig, exp: Experi
     if z.shape != (x.shape[0], model.latent_dim):
         raise ValueError(f"--bank-z {bank_z} holds shape {list(z.shape)}, not {[x.shape[0], model.latent_dim]} (one latent "
                          "per bank image)")
-    n, h, w, c = x.shape
-    return (Lazy(torch.float32, (n, c, h, w), lambda: np.ascontiguousarray(x.transpose(0, 3, 1, 2), np.float32)),
-            Lazy(torch.float32, tuple(z.shape), lambda: np.array(z, np.float32)))
+    return x, z
 
 
-def _write(out: Path, saved: Checkpoint, load: bool, method: str = "hat") -> Any:
-    """Write ``saved`` as the run folder's checkpoint and its config.json; the run's Model (or the folder)."""
-    saved.config.validate()
-    folder = ckpt.save(out, saved)
-    write_config(out, saved.config)
-    return load_model(out, "cpu", method=method) if load else folder
+def _write_all(out: Path, writes: list[tuple[Path, Checkpoint]], load: bool, method: str = "hat") -> Any:
+    """Write each checkpoint with its run folder's config.json; the Model of ``out`` (or its checkpoint folder). A
+    failure (a corrupt tensor found while writing) removes what this import wrote."""
+    existed = out.exists()
+    try:
+        for folder, saved in writes:
+            saved.config.validate()
+            written = ckpt.save(folder, saved)
+            write_config(folder, saved.config)
+    except BaseException:
+        shutil.rmtree(out if not existed else out / "generator", ignore_errors=True)
+        raise
+    return load_model(out, "cpu", method=method) if load else written

@@ -62,6 +62,11 @@ class Family:
         return "/".join([*path, name]) + SUFFIX
 
 
+def converted_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape :func:`convert` gives a variable of ``shape``."""
+    return shape[::-1] if len(shape) == 2 else (shape[3], shape[2], *shape[:2]) if len(shape) == 4 else shape
+
+
 def convert(torch_key: str, value: np.ndarray) -> np.ndarray:
     """A Keras variable in hatebm's layout for the state-dict entry ``torch_key`` (a new C-ordered float32 array)."""
     value = np.asarray(value, dtype=np.float32)
@@ -77,16 +82,23 @@ def convert(torch_key: str, value: np.ndarray) -> np.ndarray:
 def widths(kind: str, shapes: dict[str, tuple[int, ...]], resolution: int) -> dict[str, int]:
     """The widths and sizes of a checkpoint's network, read from its variables' shapes: ``channels`` (image
     channels), ``width`` (the ``ngf`` of nets.py), and for generators ``latent_dim`` or for the autoencoder
-    ``latent_channels``. KeyError names a variable the family must have."""
+    ``latent_channels``. KeyError names a variable the family must have, ValueError one of an impossible shape."""
     fam = Family(kind, resolution)
 
     def shape(torch_key: str) -> tuple[int, ...]:
-        return shapes[fam.tf_key(torch_key)]
+        key = fam.tf_key(torch_key)
+        found = tuple(shapes[key])
+        if len(found) != (2 if torch_key == "fc.weight" else 4) or min(found) < 1:
+            raise ValueError(f"the variable {key!r} has shape {list(found)}, not that of a "
+                             f"{'dense' if len(found) == 2 else 'convolution'} kernel")
+        return found
 
     if kind == "hat":
         return {"width": shape("fc.weight")[0], "channels": shape("blocks.0.conv1.weight")[2]}
     if kind == "generator":
         dense = shape("fc.weight")
+        if dense[1] % 16:
+            raise ValueError(f"the variable {fam.tf_key('fc.weight')!r} has {dense[1]} outputs, not 4 x 4 x width")
         return {"width": dense[1] // 16, "latent_dim": dense[0], "channels": shape("conv.weight")[3]}
     if kind == "decoder":
         first = shape("blocks.0.conv1.weight")

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from hatebm.tensorfile import Lazy
 from hatebm.tf_import.bundle import TFCheckpoint
-from hatebm.tf_import.layout import Family, convert
+from hatebm.tf_import.layout import Family, convert, converted_shape
 
 
 @dataclass
@@ -34,44 +34,70 @@ class AdamState:
     average: dict[str, Tensor | Lazy]
 
 
-def _arrays(path: str | Path) -> list[np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            names = sorted(npz.files, key=lambda n: int(n[4:]) if n.startswith("arr_") and n[4:].isdigit() else -1)
-            if not names or any(not n.startswith("arr_") for n in names):
-                raise ValueError(f"its arrays are {sorted(npz.files)[:5]}, not the positional arr_0, arr_1, ... of "
-                                 "np.savez(path, *optimizer.get_weights())")
-            return [npz[n] for n in names]
-    except (OSError, zipfile.BadZipFile, EOFError) as err:
-        raise ValueError(f"--optim {path} is not a readable .npz file ({err})") from None
-    except ValueError as err:
-        raise ValueError(f"--optim {path}: {err}") from None
+class _Npz:
+    """The positional arrays of an .npz file, their shapes read from the headers and their data only on demand (an
+    optimiser file holds three times the network's weights)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                names = [n.removesuffix(".npy") for n in zf.namelist() if n.endswith(".npy")]
+                if not names or any(not (n.startswith("arr_") and n[4:].isdigit()) for n in names):
+                    raise ValueError(f"its arrays are {sorted(names)[:5]}, not the positional arr_0, arr_1, ... of "
+                                     "np.savez(path, *optimizer.get_weights())")
+                self.names = sorted(names, key=lambda n: int(n[4:]))
+                self.shapes = [self._header(zf, n) for n in self.names]
+        except (OSError, zipfile.BadZipFile, EOFError) as err:
+            raise ValueError(f"--optim {path} is not a readable .npz file ({err})") from None
+        except ValueError as err:
+            raise ValueError(f"--optim {path}: {err}") from None
+
+    @staticmethod
+    def _header(zf: zipfile.ZipFile, name: str) -> tuple[int, ...]:
+        with zf.open(name + ".npy") as f:
+            major, _ = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(f)
+        if dtype.hasobject:
+            raise ValueError(f"{name} holds Python objects, not numbers")
+        return tuple(shape)
+
+    def read(self, i: int) -> np.ndarray:
+        with zipfile.ZipFile(self.path) as zf, zf.open(self.names[i] + ".npy") as f:
+            return np.lib.format.read_array(f, allow_pickle=False)
 
 
 def read_optimizer(path: str | Path, hat_tf: TFCheckpoint, family: Family, hat: nn.Module) -> AdamState:
-    """Adam's moments and step and the averaged weights of the hat in ``path``, checked against the hat's shapes."""
-    arrays = _arrays(path)
+    """Adam's moments and step and the averaged weights of the hat in ``path``, checked against the hat's shapes now
+    and read while the checkpoint is written."""
+    npz = _Npz(path)
     params = [name for name, _ in hat.named_parameters()]
     n = len(params)
-    if len(arrays) != 1 + 3 * n:
-        raise ValueError(f"--optim {path} holds {len(arrays)} arrays; the optimiser of this hat network (from "
+    if len(npz.names) != 1 + 3 * n:
+        raise ValueError(f"--optim {path} holds {len(npz.names)} arrays; the optimiser of this hat network (from "
                          f"{hat_tf.prefix}, {n} trainable variables) has {1 + 3 * n}: the step counter and an "
                          "average, m and v per variable")
-    average, moments_m, moments_v = arrays[1:1 + n], arrays[1 + n:1 + 2 * n], arrays[1 + 2 * n:]
-    if np.asarray(arrays[0]).size != 1:
-        raise ValueError(f"--optim {path}: arr_0 has shape {list(np.shape(arrays[0]))}, not the step counter's []")
-    step = float(np.asarray(arrays[0]).reshape(()))
+    if npz.shapes[0] not in ((), (1,)):
+        raise ValueError(f"--optim {path}: arr_0 has shape {list(npz.shapes[0])}, not the step counter's []")
+    step = torch.tensor(float(npz.read(0).reshape(())))
     moments: dict[str, Tensor | Lazy] = {}
     averaged: dict[str, Tensor | Lazy] = {}
     for i, name in enumerate(params):
         stored = tuple(hat_tf.entry(family.tf_key(name)).shape)
-        for what, values in (("average", average), ("m", moments_m), ("v", moments_v)):
-            if tuple(values[i].shape) != stored:
-                raise ValueError(f"--optim {path}: array {what} {i} has shape {list(values[i].shape)}, but the hat's "
-                                 f"variable {family.tf_key(name)!r} is {list(stored)}; pass the optimiser file saved "
-                                 "with this checkpoint")
-        averaged[name] = torch.from_numpy(convert(name, average[i]))
-        moments[f"{i}.step"] = torch.tensor(step)
-        moments[f"{i}.exp_avg"] = torch.from_numpy(convert(name, moments_m[i]))
-        moments[f"{i}.exp_avg_sq"] = torch.from_numpy(convert(name, moments_v[i]))
+        slots = {what: 1 + k * n + i for k, what in enumerate(("average", "m", "v"))}
+        for what, j in slots.items():
+            if npz.shapes[j] != stored:
+                raise ValueError(f"--optim {path}: array {npz.names[j]} ({what}) has shape {list(npz.shapes[j])}, but "
+                                 f"the hat's variable {family.tf_key(name)!r} is {list(stored)}; pass the optimiser "
+                                 "file saved with this checkpoint")
+        shape = converted_shape(stored)
+
+        def lazy(j: int, name: str = name, shape: tuple[int, ...] = shape) -> Lazy:
+            return Lazy(torch.float32, shape, lambda: convert(name, npz.read(j)))
+
+        averaged[name] = lazy(slots["average"])
+        moments[f"{i}.step"] = step
+        moments[f"{i}.exp_avg"] = lazy(slots["m"])
+        moments[f"{i}.exp_avg_sq"] = lazy(slots["v"])
     return AdamState(moments, averaged)

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from hatebm import checkpoint as ckpt
-from hatebm.checkpoint import Checkpoint, GeneratorSpec, RankState
+from hatebm.checkpoint import IMPORTED, Checkpoint, GeneratorSpec, RankState
 from hatebm.config import RunConfig, differences
 from hatebm.data import DataInfo
 from hatebm.distributed import Dist, any_rank, gather
@@ -116,7 +116,11 @@ class TrainingRun:
             ckpt.restore_optimizer(opt, *saved.optimizers[name])
         mine = saved.ranks[self.env.rank]
         self.stream.load_state(mine.stream)
-        self.set_bank(mine.bank)
+        if mine.bank is None and saved.origin == IMPORTED and self.bank_state() is not None:
+            warnings.warn("the checkpoint holds no tandem bank (imported without --bank): the bank starts afresh from "
+                          "the generator, Z ~ N(0, I) and X = G(Z)", stacklevel=2)
+        else:
+            self.set_bank(mine.bank)
         if "rng.torch" not in mine.rng:
             raise ValueError(f"the checkpoint to resume lacks rank {self.env.rank}'s RNG state: use another checkpoint")
         set_rng_state(mine.rng, self.env.device)

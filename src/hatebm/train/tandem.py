@@ -10,8 +10,6 @@ Each iteration:
 """
 from __future__ import annotations
 
-import warnings
-
 import torch
 from torch import Tensor, nn
 
@@ -73,10 +71,6 @@ class Tandem(HatRun):
         return self.bank.x, self.bank.z
 
     def set_bank(self, bank: tuple[Tensor, Tensor] | None) -> None:
-        """Continue with the checkpoint's bank; a checkpoint without one (an import of released weights) keeps the bank
-        this run started from the generator, as at step 0."""
         if bank is None:
-            warnings.warn("the checkpoint holds no tandem bank (imported without --bank): the bank starts afresh from "
-                          "the generator, Z ~ N(0, I) and X = G(Z)", stacklevel=2)
-            return
+            raise ValueError("the checkpoint to resume lacks the tandem bank (bank.x, bank.z): use another checkpoint")
         self.bank = Bank(bank[0].to(self.env.device), bank[1].to(self.env.device))
