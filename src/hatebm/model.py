@@ -27,7 +27,8 @@ from hatebm.devices import compiled, resolve_device
 from hatebm.energy import HatEBM
 from hatebm.generators import call_factory, generator_from_checkpoint, load_weights, named_generator
 from hatebm.nets import build_discriminator, build_hat, project_sphere
-from hatebm.sampling import ImageNoise, LangevinConfig, Noise, SampleResult, sample_joint
+from hatebm.noise import ImageNoise
+from hatebm.sampling import LangevinConfig, Noise, SampleResult, sample_joint
 
 METHODS = ("hat", "ddls", "generator")
 Chains = Callable[[HatEBM, Tensor, LangevinConfig, Noise | None], SampleResult]
@@ -80,8 +81,8 @@ class Model:
         """The chains of ``n`` samples, batch by batch; ``steps`` defaults to the evaluation steps, other settings
         (``eps_z=...``) to the model's.
 
-        With ``seed``, image i draws its latent and then its Langevin noise from its own generator, seeded
-        :func:`image_seed` (seed, i): the set does not depend on the batch size or on how ranks split it, and
+        With ``seed``, image i draws its latent and then its Langevin noise from the counter-based generator
+        :class:`hatebm.noise.ImageNoise` keyed by :func:`image_seed` (seed, i): the set does not depend on the batch size or on how ranks split it, and
         ``start`` draws images start .. start + n - 1 of it (a rank's share). Without, torch's RNG is used."""
         if n < 1 or batch_size < 1:
             raise ValueError(f"the number of samples and the batch size must be positive, got {n} and {batch_size}")

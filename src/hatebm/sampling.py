@@ -19,8 +19,9 @@ The joint sampler runs the steps in one of three orders (``LangevinConfig.order`
 
 The drift norms are summed on the device (float64) and read once per chain, so a step makes no host sync.
 
-Noise comes from torch's global generator, or per image from :class:`ImageNoise` (one generator per image, seeded by
-the image's seed), so that a sample depends only on its seed: not on the batch it was drawn in, nor on the rank.
+Noise comes from torch's global generator, or per image from :class:`hatebm.noise.ImageNoise` (a counter-based
+generator keyed by the image's seed), so that a sample depends only on its seed: not on the batch it was drawn in, nor
+on the rank.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ import contextlib
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator, Literal, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Literal
 
 import torch
 from torch import Tensor, nn
@@ -90,22 +91,6 @@ class SampleResult:
     path: list[dict[str, Tensor]] = field(default_factory=list)
 
 
-class ImageNoise:
-    """Gaussian draws per image from its own ``torch.Generator`` (edm's StackedRandomGenerator): row i of every draw
-    comes from the generator of ``seeds[i]``."""
-
-    def __init__(self, seeds: Sequence[int], device: torch.device | str = "cpu") -> None:
-        self.device = torch.device(device)
-        self.generators = [torch.Generator(self.device).manual_seed(int(s)) for s in seeds]
-
-    def randn(self, *shape: int) -> Tensor:
-        """[len(seeds), *shape] float32 on the device."""
-        return torch.stack([torch.randn(shape, generator=g, device=self.device) for g in self.generators])
-
-    def randn_like(self, x: Tensor) -> Tensor:
-        return self.randn(*x.shape[1:]).to(x.dtype)
-
-
 def randn_dense(x: Tensor) -> Tensor:
     """N(0, I) of ``x``'s shape, dtype and memory layout, drawn in memory order. For a contiguous ``x`` these are
     ``torch.randn_like``'s draws; for a channels_last ``x`` it avoids torch's strided normal_ path on the CPU, which is
@@ -116,7 +101,7 @@ def randn_dense(x: Tensor) -> Tensor:
     return torch.randn(x.numel(), dtype=x.dtype, device=x.device).as_strided(x.shape, x.stride())
 
 
-# randn_dense, or ImageNoise.randn_like; it must return a fresh tensor, which the sampler scales in place
+# randn_dense, or hatebm.noise.ImageNoise.randn_like; it must return a fresh tensor, which the sampler scales in place
 Noise = Callable[[Tensor], Tensor]
 
 

@@ -2,8 +2,8 @@
 and a PNG grid. ``hat`` samples a Hat EBM with the sampler its run used (conditional for tandem, joint for joint runs),
 ``ddls`` runs DDLS on a `hatebm pretrain gan` run, ``generator`` decodes Z ~ N(0, I) (sphere latents for autoencoders).
 
-Image i of the set comes from its own seed (--seed S: torch seed S·1,000,003 + i, mod 2³²), so the set does not
-depend on --batch-size; under `torchrun --nproc_per_node=N -m hatebm.cli sample ...` each rank draws its share on its
+Image i of the set comes from its own seed (--seed S: S·1,000,003 + i, mod 2³², keying the counter-based noise of
+:mod:`hatebm.noise`), so the set does not depend on --batch-size; under `torchrun --nproc_per_node=N -m hatebm.cli sample ...` each rank draws its share on its
 own GPU and rank 0 writes the set."""
 from __future__ import annotations
 

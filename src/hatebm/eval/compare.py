@@ -2,7 +2,7 @@
 paper's Table 1): :func:`paired_comparison`, behind `hatebm compare`.
 
 Paired: image i of every method starts from the same latent Z0_i and draws its Langevin noise from the same per-image
-generator, seeded ``hatebm.model.image_seed(seed, i)`` (:meth:`hatebm.model.Model.results`), so that the methods
+noise, keyed ``hatebm.model.image_seed(seed, i)`` (:meth:`hatebm.model.Model.results`), so that the methods
 differ only in how they move from G(Z0) (the base image): K = 0 reproduces the base images exactly. Each method
 reports FID and KID against one reference, its sampling cost (seconds, forward passes per image) and how far its
 chains moved (latent distance, Y magnitude, image change from G(Z0)).
@@ -20,7 +20,8 @@ import torch
 from torch import Tensor, nn
 
 PAIRED = ("every method starts image i from the same latent Z0_i and draws its Langevin noise from the same "
-          "per-image generator, seeded image_seed(seed, i) = (seed * 1000003 + i) mod 2**32; base is G(Z0), so the "
+          "per-image noise (hatebm.noise.ImageNoise), keyed image_seed(seed, i) = (seed * 1000003 + i) mod 2**32; "
+          "base is G(Z0), so the "
           "methods differ only in how their chains move from G(Z0) (K = 0 gives the base images exactly)")
 COST = ("seconds: wall time of sampling alone (perf_counter, CUDA synchronised; image conversion, diagnostics and "
         "Inception excluded); passes: forward calls per image of the hat network (DDLS: the critic -D) and of the "
