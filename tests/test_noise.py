@@ -19,21 +19,24 @@ def splitmix(x: int) -> int:
     return x ^ (x >> 31)
 
 
-def reference(seed: int, draw: int, j: int) -> float:
-    """Element j of draw `draw` of an image of seed `seed`, in plain Python integers and floats."""
+def reference(seed: int, draw: int, j: int) -> tuple[int, float]:
+    """The bits (as int64) and the normal of element j of draw `draw` of an image of seed `seed`, in plain Python."""
     bits = splitmix((splitmix(seed) + ((draw << 32) + j) * 0x9E3779B97F4A7C15) & M64)
-    u1, u2 = ((bits >> 32) + 1) / 2**32, (bits & 0xFFFFFFFF) / 2**32
-    return float(np.float32(math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2)))
+    u1, u2 = ((bits >> 40) + 1) / 2**24, (bits & 0xFFFFFF) / 2**24
+    signed = bits - (1 << 64) if bits >= 1 << 63 else bits
+    return signed, math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2)
 
 
 def test_bits_and_normals_equal_a_plain_python_splitmix64():
     seeds = [0, 1, 2**31, 2**32 - 1]
-    noise = ImageNoise(seeds)
-    draws = [noise.randn(5), noise.randn(2, 3)]
-    for i, seed in enumerate(seeds):
-        for k, draw in enumerate(draws):
-            flat = draw[i].flatten().tolist()
-            assert flat == [reference(seed, k, j) for j in range(len(flat))]
+    shapes = [(5,), (2, 3), (7,)]
+    bits, normals = ImageNoise(seeds), ImageNoise(seeds)
+    for k, shape in enumerate(shapes):
+        got_bits, got = bits.bits(math.prod(shape)), normals.randn(*shape)
+        for i, seed in enumerate(seeds):
+            want = [reference(seed, k, j) for j in range(math.prod(shape))]
+            assert got_bits[i].tolist() == [b for b, _ in want]  # exact: integer arithmetic
+            np.testing.assert_allclose(got[i].flatten().numpy(), [z for _, z in want], rtol=2e-6, atol=2e-6)
 
 
 def test_rows_depend_on_their_own_seed_and_draw_count_only():

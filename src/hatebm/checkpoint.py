@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 from torch import Tensor
 
@@ -206,10 +206,11 @@ def save(run_dir: str | Path, ckpt: Checkpoint, keep: int = 0) -> Path:
     return write_files(run_dir, ckpt.step, *ckpt.files(), keep=keep)
 
 
-def load(path: str | Path) -> Checkpoint:
-    """Read a checkpoint (a checkpoint folder, or a run folder: its newest)."""
+def load(path: str | Path, nets: tuple[str, ...] | None = None) -> Checkpoint:
+    """Read a checkpoint (a checkpoint folder, or a run folder: its newest); with ``nets``, only those networks'
+    weights (no optimiser states, RNG or bank: what sampling needs)."""
     folder = resolve(path)
-    return Checkpoint.from_files(*read_files(folder), where=str(folder))
+    return Checkpoint.from_files(*read_files(folder, nets), where=str(folder))
 
 
 def write_files(run_dir: str | Path, step: int, tensors: dict[str, Tensor | Lazy], state: dict[str, Any],
@@ -301,11 +302,16 @@ def resolve(path: str | Path) -> Path:
     return found[-1]
 
 
-def read_files(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """The (tensors, state) of a checkpoint folder, or of a run folder's newest checkpoint."""
+def read_files(path: str | Path, nets: tuple[str, ...] | None = None) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """The (tensors, state) of a checkpoint folder, or of a run folder's newest checkpoint; with ``nets``, only the
+    tensors of those networks are read from the file."""
     folder = resolve(path)
     try:
-        return load_file(str(folder / TENSORS)), json.loads((folder / STATE).read_text())
+        if nets is None:
+            return load_file(str(folder / TENSORS)), json.loads((folder / STATE).read_text())
+        with safe_open(str(folder / TENSORS), framework="pt") as f:
+            tensors = {k: f.get_tensor(k) for k in f.keys() if k.partition(".")[0] in nets}
+        return tensors, json.loads((folder / STATE).read_text())
     except Exception as err:  # safetensors raises its own error type for corrupt headers
         raise ValueError(f"checkpoint {folder} is unreadable ({err}); use an earlier one from its checkpoints/ folder"
                          ) from None

@@ -68,6 +68,22 @@ def gather(obj: Any) -> list[Any] | None:
     return out
 
 
+def broadcast(obj: Any) -> Any:
+    """Rank 0's ``obj`` on every rank (a small picklable value, such as a name; never tensors); a collective."""
+    rank, world = rank_and_world()
+    if world == 1:
+        return obj
+    box = [obj if rank == 0 else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def barrier() -> None:
+    """Wait until every rank reaches this point (no-op outside a torchrun job)."""
+    if rank_and_world()[1] > 1:
+        dist.barrier()
+
+
 def any_rank(*values: int) -> tuple[int, ...]:
     """The largest over every rank of each of ``values`` (int flags such as a received signal), so that all ranks act
     alike; one collective every rank must call."""

@@ -31,6 +31,8 @@ from hatebm.noise import ImageNoise
 from hatebm.sampling import LangevinConfig, Noise, SampleResult, sample_joint
 
 METHODS = ("hat", "ddls", "generator")
+SAMPLING_NETS = {"hat": ("hat", "hat_ema", "generator"), "ddls": ("discriminator", "generator"),
+                 "generator": ("generator",)}  # the networks each method reads from a checkpoint
 Chains = Callable[[HatEBM, Tensor, LangevinConfig, Noise | None], SampleResult]
 
 
@@ -106,9 +108,17 @@ class Model:
     def draw(self, n: int, steps: int | None = None, batch_size: int = 250, progress: bool = True,
              seed: int | None = None, start: int = 0, **overrides: Any) -> np.ndarray:
         """``n`` samples as uint8 N×H×W×C at the data's original size (or float N×D points for 2-D toys), drawn by
-        :meth:`results` (same arguments)."""
-        chains = self.results(n, steps, batch_size, progress, seed, start, **overrides)
-        return self.images(torch.cat([r.x.detach().float().cpu() for r in chains]))
+        :meth:`results` (same arguments). Each batch is converted as it comes: the host holds the result and one
+        batch, never the whole set in float32."""
+        out, i = None, 0
+        for result in self.results(n, steps, batch_size, progress, seed, start, **overrides):
+            batch = self.images(result.x)
+            del result  # not alive while the next batch is drawn
+            if out is None:
+                out = np.empty((n, *batch.shape[1:]), batch.dtype)
+            out[i:i + len(batch)] = batch
+            i += len(batch)
+        return out
 
 
 def hat_model(ebm: HatEBM, config: HatConfig, info: DataInfo, step: int = 0) -> Model:
@@ -148,7 +158,7 @@ def load_model(path: str | Path, device: str | torch.device = "auto", method: st
     if method not in METHODS:
         raise ValueError(f"unknown sampling method {method!r}; choose one of {', '.join(METHODS)}")
     device = resolve_device(device)
-    checkpoint = ckpt.load(path)
+    checkpoint = ckpt.load(path, nets=SAMPLING_NETS[method])  # no optimiser states, RNG or bank
     cfg = checkpoint.config
     named = None if generator is None else named_generator(generator)
     gen = generator_from_checkpoint(checkpoint, str(path), named, trust=trust_generator)

@@ -4,9 +4,10 @@ function of (s, k, j), whatever the batch the image is drawn in, the rank that d
 A batch's draw costs a fixed number of tensor operations, however many images it holds (a generator per image, as
 edm's StackedRandomGenerator keeps, costs one RNG call per image and draw). The uniform bits are SplitMix64 (Steele,
 Lea and Flood 2014): the 64-bit finaliser of the counter ``key(s) + (k * 2**32 + j) * gamma``, where ``key(s)`` is the
-finaliser of the seed; its two 32-bit halves give two uniforms, and Box-Muller (in float64, rounded to float32) one
-normal. The integer part is exact two's-complement arithmetic on int64 tensors, so CPU and GPU draw the same bits;
-the normals agree to float32 rounding of float64 ``log``/``cos``, which may differ by an ulp between devices.
+finaliser of the seed; its top and bottom 24 bits give two uniforms (exact in float32), and Box-Muller one normal (so
+|z| <= 5.8: a tail of probability 1e-8 is cut). The integer part is exact two's-complement arithmetic on int64
+tensors, so CPU and GPU draw the same bits; the normals agree to the float32 rounding of ``log`` and ``cos``, which may
+differ by an ulp between devices. The work is done in place: a draw of M values holds about 2M int64s at its peak.
 """
 from __future__ import annotations
 
@@ -33,10 +34,13 @@ def _shr(x: Tensor, k: int) -> Tensor:
 
 
 def mix64(x: Tensor) -> Tensor:
-    """SplitMix64's finaliser of int64 tensors (wrapping multiplication)."""
-    x = (x ^ _shr(x, 30)) * MIX1
-    x = (x ^ _shr(x, 27)) * MIX2
-    return x ^ _shr(x, 31)
+    """SplitMix64's finaliser of an int64 tensor, in place (wrapping multiplication); returns ``x``."""
+    x ^= _shr(x, 30)
+    x *= MIX1
+    x ^= _shr(x, 27)
+    x *= MIX2
+    x ^= _shr(x, 31)
+    return x
 
 
 class ImageNoise:
@@ -48,16 +52,22 @@ class ImageNoise:
         self.keys = mix64(torch.as_tensor(list(seeds), dtype=torch.int64, device=self.device)).unsqueeze(1)
         self.draws = 0
 
+    def bits(self, n: int) -> Tensor:
+        """The next draw's 64 random bits of ``n`` elements of every image, [len(seeds), n] int64."""
+        j = torch.arange(n, dtype=torch.int64, device=self.device)
+        j += self.draws * DRAW
+        j *= GAMMA
+        self.draws += 1
+        return mix64(self.keys + j)
+
     def randn(self, *shape: int) -> Tensor:
         """[len(seeds), *shape] float32 on the device: the next draw of every image."""
-        n = math.prod(shape)
-        j = torch.arange(n, dtype=torch.int64, device=self.device)
-        bits = mix64(self.keys + (j + self.draws * DRAW) * GAMMA)
-        self.draws += 1
-        u1 = (_shr(bits, 32) + 1).double() * 2.0**-32  # (0, 1]: log stays finite
-        u2 = (bits & 0xFFFFFFFF).double() * 2.0**-32
-        z = torch.sqrt(-2.0 * torch.log(u1)) * torch.cos(2.0 * math.pi * u2)
-        return z.float().view(len(self.keys), *shape)
+        bits = self.bits(math.prod(shape))
+        angle = (bits & 0xFFFFFF).float().mul_(2 * math.pi * 2.0**-24)  # [0, 2 pi)
+        radius = _shr(bits, 40).float().add_(1.0).mul_(2.0**-24)  # (0, 1]: the log stays finite
+        del bits
+        z = radius.log_().mul_(-2.0).sqrt_().mul_(angle.cos_())
+        return z.view(len(self.keys), *shape)
 
     def randn_like(self, x: Tensor) -> Tensor:
         return self.randn(*x.shape[1:]).to(x.dtype)

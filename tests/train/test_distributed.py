@@ -57,7 +57,8 @@ def test_two_rank_run_resumes_bit_for_bit(tiny_npz, tmp_path):
 
 @needs_torchrun
 def test_sample_and_ood_under_torchrun_match_one_process(tiny_npz, tmp_path):
-    """Each rank draws (scores) its share and rank 0 writes: the sample set does not depend on the number of ranks
+    """Each rank draws (scores) its share and rank 0 writes (samples assembled from the ranks' files, not sent through a
+    collective): the sample set does not depend on the number of ranks
     or the batch size, and the OOD scores are those of one process. (-n, not --n: torchrun's parser takes --n for
     an abbreviation of its own options.)"""
     run = tmp_path / "run"
@@ -69,6 +70,7 @@ def test_sample_and_ood_under_torchrun_match_one_process(tiny_npz, tmp_path):
     two, one = np.load(tmp_path / "two.npz")["images"], np.load(tmp_path / "one.npz")["images"]
     assert two.shape == (7, 28, 28, 1)
     np.testing.assert_array_equal(two, one)
+    assert not list(tmp_path.glob(".hatebm_samples_*"))  # the ranks' shares went through files, removed after
     ood = ["ood", str(run), "--in", str(tiny_npz), "--ood", "noise", "-n", "9", "--device", "cpu", "--quiet"]
     torchrun(*ood, "--out", str(tmp_path / "two_scores.npz"), "--metrics", str(tmp_path / "two.json"))
     assert cli.main([*ood, "--out", str(tmp_path / "one_scores.npz"), "--metrics", str(tmp_path / "one.json")]) == 0

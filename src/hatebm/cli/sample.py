@@ -4,7 +4,8 @@ and a PNG grid. ``hat`` samples a Hat EBM with the sampler its run used (conditi
 
 Image i of the set comes from its own seed (--seed S: S·1,000,003 + i, mod 2³², keying the counter-based noise of
 :mod:`hatebm.noise`), so the set does not depend on --batch-size; under `torchrun --nproc_per_node=N -m hatebm.cli sample ...` each rank draws its share on its
-own GPU and rank 0 writes the set."""
+own GPU and writes its share beside --out, and rank 0 assembles the set from those files (no images travel through a
+collective) and writes it. Host memory: the uint8 set and one batch."""
 from __future__ import annotations
 
 import argparse
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
                        trust_generator=args.trust_generator, compile=args.compile)
     overrides = {} if args.eps_z is None else {"eps_z": args.eps_z}
     samples = draw_set(model, args.n, seed=args.seed, steps=args.steps, batch_size=args.batch_size,
-                       progress=env.main and not args.quiet, **overrides)
+                       progress=env.main and not args.quiet, scratch=out.parent, **overrides)
     if samples is None:  # another rank of a torchrun job: rank 0 writes
         return 0
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,8 @@ batch size, and under torchrun each rank draws its share and rank 0 receives the
 from __future__ import annotations
 
 import os
+import shutil
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -15,7 +17,7 @@ import torch
 from torch import nn
 
 from hatebm import data
-from hatebm.distributed import gather, shard
+from hatebm.distributed import barrier, broadcast, rank_and_world, shard
 
 if TYPE_CHECKING:
     from hatebm.model import Model
@@ -25,16 +27,42 @@ Source = str | os.PathLike | Callable[[int], Any]
 
 
 def draw_set(model: Model, n: int, *, seed: int, steps: int | None = None, batch_size: int = 250,
-             progress: bool = True, **overrides: Any) -> np.ndarray | None:
+             progress: bool = True, scratch: str | os.PathLike = ".", **overrides: Any) -> np.ndarray | None:
     """Images 0 .. n-1 of the sample set of ``seed`` (:meth:`Model.draw` with per-image seeds), each rank of a torchrun
-    job drawing its share; the whole set on rank 0, None on the other ranks."""
+    job drawing its share; the whole set on rank 0, None on the other ranks.
+
+    Ranks never send images through a collective: each writes its share as an .npy file into a folder under
+    ``scratch`` (which every rank must reach: a shared file system across nodes), and rank 0 reads them into the set
+    and removes the folder. Host memory: the uint8 set on rank 0, a share on the others, and one batch."""
     if n < 1:
         raise ValueError(f"the number of samples n must be at least 1, got {n}")
     part = shard(n)
     mine = model.draw(len(part), steps, batch_size, progress, seed=seed, start=part.start, **overrides) if part \
         else None
-    parts = gather(mine)
-    return None if parts is None else np.concatenate([p for p in parts if p is not None])
+    rank, world = rank_and_world()
+    if world == 1:
+        return mine
+    folder = Path(scratch) / f".hatebm_samples_{broadcast(uuid.uuid4().hex if rank == 0 else None)}"
+    folder.mkdir(parents=True, exist_ok=True)
+    if mine is not None:
+        np.save(folder / f".part_{rank:05d}.npy", mine)
+        os.replace(folder / f".part_{rank:05d}.npy", folder / f"part_{rank:05d}.npy")
+    del mine
+    barrier()
+    if rank != 0:
+        return None
+    shares = sorted(folder.glob("part_*.npy"))
+    first = np.load(shares[0], mmap_mode="r")
+    out = np.empty((n, *first.shape[1:]), first.dtype)
+    i = 0
+    for path in shares:
+        share = np.load(path, mmap_mode="r")
+        out[i:i + len(share)] = share
+        i += len(share)
+        del share
+    del first
+    shutil.rmtree(folder, ignore_errors=True)
+    return out
 
 
 def from_callable(source: Model | Callable[[int], Any], n: int = DEFAULT_N, *, seed: int = 0,
@@ -75,7 +103,8 @@ def sample_checkpoint(
     model = load_model(folder, device or "auto", hat=hat, generator=generator, trust_generator=trust_generator)
     if model.config.model.arch == "mlp":
         raise ValueError(f"{path} is a 2-D toy model: its samples are points, not images")
-    samples = draw_set(model, n, seed=seed, steps=steps, batch_size=batch_size, progress=progress)
+    run = folder.parent.parent if folder.parent.name == "checkpoints" else folder
+    samples = draw_set(model, n, seed=seed, steps=steps, batch_size=batch_size, progress=progress, scratch=run)
     used = model.sampler.steps if steps is None else steps
     return samples, {"checkpoint": str(folder), "step": model.step, "steps": used, "seed": seed, "n": n}
 

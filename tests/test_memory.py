@@ -1,0 +1,50 @@
+"""Host memory at sizes where a wall would show: a sampled set is held as uint8 (never the whole set in float32), and
+load_model reads only the weights sampling needs (not a large bank or optimiser states). Measured in subprocesses
+(VmHWM), on Linux."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures" / "tf_reference"
+pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="VmHWM is read from /proc")
+
+
+def peak_mb(code: str) -> float:
+    hwm = "\nprint(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])"
+    out = subprocess.run([sys.executable, "-c", code + hwm], check=True, capture_output=True, text=True)
+    return int(out.stdout.split()[-1]) / 1024
+
+
+def test_load_model_leaves_a_large_bank_on_disk(tmp_path):
+    bank = np.lib.format.open_memmap(tmp_path / "bank.npy", "w+", np.float32, (25_000, 32, 32, 3))  # 307 MB
+    bank[:] = 0.5
+    bank.flush()
+    np.save(tmp_path / "bank_z.npy", np.zeros((25_000, 16), np.float32))
+    del bank
+    from hatebm.tf_import import import_tf
+
+    import_tf("cifar10_synth", tmp_path / "run", ebm=FIXTURES / "hat32.ckpt", gen=FIXTURES / "gen32.ckpt",
+              bank=tmp_path / "bank.npy", bank_z=tmp_path / "bank_z.npy", load=False)
+    base = peak_mb("import hatebm")
+    loaded = peak_mb(f"import hatebm\nm = hatebm.load_model({str(tmp_path / 'run')!r}, 'cpu')\nassert m.step == 0")
+    assert loaded - base < 100, (base, loaded)  # the weights are 0.1 MB; the bank would add 307 MB
+
+
+def test_sampling_holds_the_set_as_uint8(tmp_path, tiny_npz):
+    """G(Z) alone (steps 0) at 64 px RGB: 4,000 images are 49 MB in uint8 but 197 MB in float32; drawing them must
+    cost no more than the uint8 growth over drawing 250 (plus slack for the allocator)."""
+    run = tmp_path / "run"
+    from hatebm.cli import main
+
+    assert main(["train", "tiny", "data.name=npz", f"data.root={tiny_npz}", "model.resolution=64", "model.channels=3",
+                 "model.hat_width=16", "model.gen_width=16", "iters=1", "eval_samples=0", "--quiet", "--out",
+                 str(run)]) == 0
+    code = ("import numpy as np\nfrom hatebm.model import load_model\nm = load_model({run!r}, 'cpu')\n"
+            "x = m.draw({n}, steps=0, batch_size=250, progress=False, seed=0)\nassert x.dtype == np.uint8")
+    small = peak_mb(code.format(run=str(run), n=250))
+    large = peak_mb(code.format(run=str(run), n=4000))
+    uint8_growth = 3750 * 64 * 64 * 3 / 2**20
+    assert large - small < uint8_growth + 40, (small, large, uint8_growth)
