@@ -34,7 +34,7 @@ import torch
 from hatebm.config import override, preset
 from hatebm.devices import resolve_device
 from hatebm.distributed import setup
-from hatebm.train.runtime import native_bf16
+from hatebm.precision import native_bf16
 from hatebm.train.tandem import Tandem
 
 TARGET_S = 0.72  # ImageNet-128 tandem iteration on one H200-class GPU

@@ -41,11 +41,11 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from hatebm import sampling
+from hatebm import precision, sampling
 from hatebm.config import HatConfig, JointConfig, TandemConfig, override, preset, preset_names
 from hatebm.distributed import setup
 from hatebm.nets import build_generator
-from hatebm.train import hatrun, runtime
+from hatebm.train import hatrun
 from hatebm.train import tandem as tandem_module
 from hatebm.train.joint import Joint
 from hatebm.train.tandem import Tandem
@@ -157,9 +157,9 @@ def precision(run: Tandem | Joint, name: str) -> Iterator[None]:
     forced on here (emulated bf16: slow, reported all the same)."""
     cfg, saved = run.cfg, run.cfg.amp
     cfg.amp = name == "bf16"
-    force = cfg.amp and not runtime.native_bf16(run.env.device)
+    force = cfg.amp and not precision.native_bf16(run.env.device)
     try:
-        with patched(runtime, "native_bf16", lambda device: True) if force else contextlib.nullcontext():
+        with patched(precision, "native_bf16", lambda device: True) if force else contextlib.nullcontext():
             yield
     finally:
         cfg.amp = saved
@@ -539,7 +539,7 @@ def main() -> int:
     t_start = time.perf_counter()
     device = torch.device(args.device)
     clock = Clock(device)
-    native = runtime.native_bf16(device)
+    native = precision.native_bf16(device)
     precisions = PRECISIONS if native else ("fp32",)
     if args.precisions is not None:
         precisions = tuple(dict.fromkeys(p.strip() for p in args.precisions.split(",") if p.strip()))

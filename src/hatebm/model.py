@@ -28,6 +28,7 @@ from hatebm.energy import HatEBM
 from hatebm.generators import call_factory, generator_from_checkpoint, load_weights, named_generator
 from hatebm.nets import build_discriminator, build_hat, project_sphere
 from hatebm.noise import ImageNoise
+from hatebm.precision import autocast, tf32
 from hatebm.sampling import LangevinConfig, Noise, SampleResult, sample_joint
 
 METHODS = ("hat", "ddls", "generator")
@@ -75,8 +76,9 @@ class Model:
             with torch.no_grad():
                 x = self.generator(project_sphere(z) if self.sphere else z).float()
             return SampleResult(x=x, y=torch.zeros_like(x), z=z, z0=z)
-        return self.chains(self.ebm, z, replace(self.sampler, **overrides),
-                           None if noise is None else noise.randn_like)
+        with autocast(self.device, self.config.amp), tf32(self.config.tf32):  # as its run's chains (hatebm.precision)
+            return self.chains(self.ebm, z, replace(self.sampler, **overrides),
+                               None if noise is None else noise.randn_like)
 
     def results(self, n: int, steps: int | None = None, batch_size: int = 250, progress: bool = True,
                 seed: int | None = None, start: int = 0, **overrides: Any) -> Iterator[SampleResult]:

@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Callable, Iterator, Literal
 import torch
 from torch import Tensor, nn
 
+from hatebm.precision import full_precision
+
 if TYPE_CHECKING:
     from hatebm.energy import HatEBM
 
@@ -150,7 +152,8 @@ class _Chain:
         self.ebm, self.cfg, self.randn_like = ebm, cfg, noise or randn_dense
         self.z0 = z.detach()
         self.z = z.detach().requires_grad_(track_z)
-        gz = ebm.generator(self.z).float()  # states stay fp32 under bf16 autocast
+        with full_precision(z.device):  # G(Z) and the states stay fp32 under bf16 autocast (hatebm.precision)
+            gz = ebm.generator(self.z).float()
         self.gz = gz if track_z else gz.detach()
         self.y = cfg.y0_scale * self.randn_like(self.gz)
         self.drift_y_sum = torch.zeros((), dtype=torch.float64, device=gz.device)
@@ -178,7 +181,8 @@ class _Chain:
         drift = 0.5 * cfg.eps_z**2 * grad
         self.drift_z_sum += _mean_norm(drift).double()
         self.z = self._langevin(self.z, drift, cfg.eps_z).requires_grad_(True)
-        self.gz = self.ebm.generator(self.z).float()
+        with full_precision(self.z.device):
+            self.gz = self.ebm.generator(self.z).float()
 
     def step_y(self) -> None:
         """Eq 6: Langevin on Y with G(Z) held fixed; eps_y = 0 holds Y where it is (no hat pass, no noise drawn)."""

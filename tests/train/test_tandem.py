@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 from hatebm.cli import main
 from hatebm.config import override, preset
 from hatebm.train import DivergenceError, train
-from hatebm.train import runtime
+from hatebm import precision
 from hatebm.distributed import setup
 from hatebm.train.tandem import Tandem
 
@@ -67,7 +67,7 @@ def test_divergence_is_detected(tiny_npz, tmp_path):
 
 
 def test_amp_without_native_bf16_warns_and_trains_in_float32(tiny_npz, tmp_path, monkeypatch):
-    monkeypatch.setattr(runtime, "native_bf16", lambda device: False)
+    monkeypatch.setattr(precision, "native_bf16", lambda device: False)
     with pytest.warns(UserWarning, match="no native bf16"):
         train(tiny(tiny_npz, "amp=true", "iters=1", "eval_samples=0"), out := tmp_path / "a", progress=False)
     assert json.loads((out / "stats.jsonl").read_text())["step"] == 1

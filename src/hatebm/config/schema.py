@@ -101,6 +101,7 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"  # "auto" = cuda if available, else cpu
     amp: bool = True  # bf16 autocast for network passes on GPUs and bf16-capable CPUs (Langevin states stay fp32)
+    tf32: bool = False  # allow TF32 on Ampere+ GPUs: faster, but hides eps_Y-sized steps (hatebm.precision)
     channels_last: bool = True  # NHWC memory format for the image networks (faster convolutions on CPU and GPU)
     log_every: int = 10
     image_every: int = 500

@@ -41,6 +41,7 @@ from tqdm.auto import tqdm
 
 from hatebm.devices import cpu_threads, resolve_device
 from hatebm.eval.common import check_images
+from hatebm.precision import tf32
 
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
@@ -153,14 +154,13 @@ def _all_cores() -> Iterator[None]:
     """Use every CPU core this process may (:func:`hatebm.devices.cpu_threads`; `$OMP_NUM_THREADS` where set: on a
     machine shared with other jobs, fewer threads than cores are much faster) and exact float32 (no TF32)
     convolutions on GPUs; restore both."""
-    threads, tf32 = torch.get_num_threads(), torch.backends.cudnn.allow_tf32
+    threads = torch.get_num_threads()
     torch.set_num_threads(cpu_threads())
-    torch.backends.cudnn.allow_tf32 = False
     try:
-        yield
+        with tf32(False):
+            yield
     finally:
         torch.set_num_threads(threads)
-        torch.backends.cudnn.allow_tf32 = tf32
 
 
 def inception_features(

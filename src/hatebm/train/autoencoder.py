@@ -19,7 +19,8 @@ from hatebm.model import Model
 from hatebm.nets import build_encoder, build_generator, latent_shape, project_sphere
 from hatebm.train.loop import TrainingRun
 from hatebm.train.outputs import write_grid, write_samples
-from hatebm.train.runtime import autocast, forked_rng, set_lrs, wrap_ddp
+from hatebm.precision import autocast
+from hatebm.train.runtime import forked_rng, set_lrs, wrap_ddp
 from hatebm.train.stream import UserData
 
 
@@ -46,7 +47,7 @@ class AutoencoderRun(TrainingRun):
         cfg = self.cfg
         set_lrs(self.opts, self.lrs, self.step, cfg.lr_milestones, cfg.lr_gamma)
         x = self.stream.next().to(self.env.device)
-        with autocast(self.env, cfg.amp):
+        with autocast(self.env.device, cfg.amp):
             code = self.enc_train(x)
             x_hat = self.dec_train(code + cfg.latent_noise * torch.randn_like(code))
         mse = (x_hat.float() - x).pow(2).mean()

@@ -24,7 +24,8 @@ from hatebm.nets import build_discriminator, build_generator, latent_shape
 from hatebm.sampling import frozen
 from hatebm.train.loop import TrainingRun
 from hatebm.train.outputs import write_grid, write_samples
-from hatebm.train.runtime import autocast, forked_rng, set_lrs, wrap_ddp
+from hatebm.precision import autocast
+from hatebm.train.runtime import forked_rng, set_lrs, wrap_ddp
 from hatebm.train.stream import UserData
 
 
@@ -55,16 +56,16 @@ class GanRun(TrainingRun):
         set_lrs(self.opts, self.lrs, self.step, cfg.lr_milestones, cfg.lr_gamma)
         for _ in range(cfg.n_dis):  # discriminator: hinge loss, one pass over [real; fake]
             x = self.stream.next().to(self.env.device)
-            with torch.no_grad(), autocast(self.env, cfg.amp):
+            with torch.no_grad(), autocast(self.env.device, cfg.amp):
                 fake = self.gen_train(self._latent())
-            with autocast(self.env, cfg.amp):
+            with autocast(self.env.device, cfg.amp):
                 d = self.disc_train(torch.cat([x, fake.to(x.dtype)])).float()
             d_real, d_fake = d[: len(x)], d[len(x):]
             d_loss = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
             self.opt_disc.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_disc.step()
-        with frozen(self.disc), autocast(self.env, cfg.amp):  # generator: no gradients into D's weights
+        with frozen(self.disc), autocast(self.env.device, cfg.amp):  # generator: no gradients into D's weights
             g_loss = -self.disc(self.gen_train(self._latent())).float().mean()
         self.opt_gen.zero_grad(set_to_none=True)
         g_loss.backward()

@@ -20,7 +20,8 @@ from hatebm.sampling import SampleResult, mean_norm
 from hatebm.train.loop import TrainingRun
 from hatebm.train.loss import hat_update
 from hatebm.train.outputs import write_figures, write_samples
-from hatebm.train.runtime import autocast, set_lrs
+from hatebm.precision import autocast
+from hatebm.train.runtime import set_lrs
 from hatebm.train.stats import check_finite_gap
 
 
@@ -45,7 +46,7 @@ class HatRun(TrainingRun):
         cfg = self.cfg
         set_lrs(self.opts, self.lrs, self.step, cfg.lr_milestones, cfg.lr_gamma)
         z = self.ebm.latent(self.batch, self.env.device)
-        with autocast(self.env, cfg.amp):
+        with autocast(self.env.device, cfg.amp):
             return cfg.chains(self.ebm, z, cfg.sampler)
 
     def update_hat(self, neg: SampleResult) -> dict[str, float]:

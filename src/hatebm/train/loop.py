@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from hatebm import checkpoint as ckpt
+from hatebm import precision
 from hatebm.checkpoint import IMPORTED, Checkpoint, GeneratorSpec, RankState
 from hatebm.config import RunConfig, differences
 from hatebm.data import DataInfo
@@ -216,12 +217,12 @@ def training_loop(run: TrainingRun, out: str | Path, env: Dist, resume: bool = F
     if env.main:
         ckpt.remove_stale(out)
         write_config(out, cfg)
-        if cfg.amp and not runtime.native_bf16(env.device):
+        if cfg.amp and not precision.native_bf16(env.device):
             warnings.warn(f"amp=true but {env.device} has no native bf16 (AVX512-BF16 or AMX on CPUs): training in "
                           "float32, about twice as slow as with bf16", stacklevel=2)
     bar = tqdm(total=cfg.iters, initial=run.step, disable=not (progress and env.main), desc=cfg.KIND, unit="it")
     rollbacks = 0
-    with StopSignals() as signals:
+    with StopSignals() as signals, precision.tf32(cfg.tf32):
         while run.step < cfg.iters:
             values = run.train_step()
             if getattr(run.stream, "skipped", 0):  # unreadable images left out so far (data.bad_images=skip)

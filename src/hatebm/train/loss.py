@@ -6,7 +6,7 @@ from torch import Tensor, nn
 
 from hatebm.config import HatConfig
 from hatebm.distributed import Dist
-from hatebm.train.runtime import autocast
+from hatebm.precision import autocast
 
 
 def hat_update(hat: nn.Module, opt: torch.optim.Optimizer, x_pos: Tensor, x_neg: Tensor, cfg: HatConfig,
@@ -16,7 +16,7 @@ def hat_update(hat: nn.Module, opt: torch.optim.Optimizer, x_pos: Tensor, x_neg:
     clipped to ``hat_grad_clip`` over all parameters or per tensor (``hat_grad_clip_scope``).
     One pass over [X+; X-]: H is batch-independent. Returns the logged energies."""
     x_pos = x_pos.detach().requires_grad_(cfg.grad_penalty > 0)
-    with autocast(env, cfg.amp):
+    with autocast(env.device, cfg.amp):
         energies = hat(torch.cat([x_pos, x_neg])).float().reshape(-1)
     e_pos, e_neg = energies[: len(x_pos)], energies[len(x_pos):]
     gap = e_pos.mean() - e_neg.mean()
@@ -40,7 +40,7 @@ def hat_update(hat: nn.Module, opt: torch.optim.Optimizer, x_pos: Tensor, x_neg:
 def generator_update(gen: nn.Module, opt: torch.optim.Optimizer, x_bank: Tensor, z_bank: Tensor, weight: float,
                      env: Dist, amp: bool) -> float:
     """One Adam step on ``weight * mean((G(Z') - X')^2)`` over bank pairs (eq 12 against past hat networks)."""
-    with autocast(env, amp):
+    with autocast(env.device, amp):
         loss = weight * (gen(z_bank).float() - x_bank).pow(2).mean()
     opt.zero_grad(set_to_none=True)
     loss.backward()

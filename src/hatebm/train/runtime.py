@@ -1,4 +1,5 @@
-"""How a run executes on its ranks (:mod:`hatebm.distributed`): DDP wrapping, bf16 autocast, RNG state, learning rates.
+"""How a run executes on its ranks (:mod:`hatebm.distributed`): DDP wrapping, RNG state, learning rates (precision:
+:mod:`hatebm.precision`).
 
 Each rank draws its own data shard and keeps its own bank shard and RNG, all gathered into rank 0's checkpoints; DDP
 averages the networks' gradients over the ranks; only rank 0 writes files; samplers use no collectives.
@@ -19,19 +20,6 @@ def wrap_ddp(net: nn.Module, env: Dist) -> nn.Module:
         return net
     ids = [env.device.index] if env.device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(net, device_ids=ids)
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether bf16 autocast speeds up ``device``: any CUDA device, or a CPU with AVX512-BF16 / AMX."""
-    if device.type == "cuda":
-        return True
-    return device.type == "cpu" and bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-
-
-def autocast(env: Dist, amp: bool) -> Any:
-    """bf16 autocast for network passes when ``amp`` is on, on GPUs and on CPUs with native bf16 arithmetic
-    (AVX512-BF16 or AMX); a no-op elsewhere, where bf16 would be emulated and slower than float32."""
-    return torch.autocast(env.device.type, dtype=torch.bfloat16, enabled=amp and native_bf16(env.device))
 
 
 def rng_state(device: torch.device) -> dict[str, Tensor]:
