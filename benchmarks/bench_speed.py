@@ -41,7 +41,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from hatebm import precision, sampling
+from hatebm import precision as policy
+from hatebm import sampling
 from hatebm.config import HatConfig, JointConfig, TandemConfig, override, preset, preset_names
 from hatebm.distributed import setup
 from hatebm.nets import build_generator
@@ -157,9 +158,9 @@ def precision(run: Tandem | Joint, name: str) -> Iterator[None]:
     forced on here (emulated bf16: slow, reported all the same)."""
     cfg, saved = run.cfg, run.cfg.amp
     cfg.amp = name == "bf16"
-    force = cfg.amp and not precision.native_bf16(run.env.device)
+    force = cfg.amp and not policy.native_bf16(run.env.device)
     try:
-        with patched(precision, "native_bf16", lambda device: True) if force else contextlib.nullcontext():
+        with patched(policy, "native_bf16", lambda device: True) if force else contextlib.nullcontext():
             yield
     finally:
         cfg.amp = saved
@@ -539,7 +540,7 @@ def main() -> int:
     t_start = time.perf_counter()
     device = torch.device(args.device)
     clock = Clock(device)
-    native = precision.native_bf16(device)
+    native = policy.native_bf16(device)
     precisions = PRECISIONS if native else ("fp32",)
     if args.precisions is not None:
         precisions = tuple(dict.fromkeys(p.strip() for p in args.precisions.split(",") if p.strip()))

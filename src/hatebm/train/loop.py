@@ -19,7 +19,6 @@ from hatebm.data import DataInfo
 from hatebm.distributed import Dist, any_rank, gather
 from hatebm.generators import load_weights
 from hatebm.model import Model
-from hatebm.train import runtime
 from hatebm.train.outputs import write_config
 from hatebm.train.runtime import rng_state, set_rng_state
 from hatebm.train.signals import StopSignals, Stopped
