@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import torch
 from torch import nn
@@ -55,8 +55,23 @@ def _count(environ: Mapping[str, str], key: str) -> int | None:
     return int(value) if value.isdigit() and int(value) > 0 else None
 
 
-def compiled(net: nn.Module) -> nn.Module:
-    """``torch.compile(net)`` (inductor, static shapes). A graph that fails to compile runs eagerly instead (dynamo's
-    ``suppress_errors``, with torch's warning), so compiling never stops a run or a sampler that would run without it."""
-    torch._dynamo.config.suppress_errors = True
-    return torch.compile(net, dynamic=False)
+class Compiled(nn.Module):
+    """``net`` compiled with ``torch.compile`` (``backend``, dynamic shapes: one graph serves every batch size, so the
+    chains, the updates, figures and the last, smaller batch of a sample set recompile nothing). A graph that fails to
+    compile runs eagerly instead (dynamo's ``suppress_errors``, with torch's warning), set around this module's calls
+    only, never process-wide. Its state dict is ``net``'s (under ``net.``)."""
+
+    def __init__(self, net: nn.Module, backend: str = "inductor") -> None:
+        super().__init__()
+        self.net = net
+        object.__setattr__(self, "_fn", torch.compile(net, dynamic=True, backend=backend))  # not a submodule
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        with torch._dynamo.config.patch(suppress_errors=True):
+            return self._fn(*args, **kwargs)
+
+
+def compiled(net: nn.Module, backend: str = "inductor") -> nn.Module:
+    """``net`` compiled (:class:`Compiled`), so that compiling never stops a run or a sampler that would run without
+    it."""
+    return Compiled(net, backend)

@@ -132,14 +132,9 @@ def _clip_scale(v: Tensor, max_norm: float) -> Tensor:
     return (max_norm / norms).clamp(max=1.0).view(-1, *([1] * (v.dim() - 1)))
 
 
-def mean_norm(v: Tensor) -> float:
-    """Mean over the batch of each sample's L2 norm."""
-    return _mean_norm(v).item()
-
-
-def _mean_norm(v: Tensor) -> Tensor:
-    """:func:`mean_norm` left on the device (a 0-d tensor of ``v``'s dtype): no host sync."""
-    return v.flatten(1).norm(dim=1).mean()
+def mean_norm(v: Tensor) -> Tensor:
+    """Mean over the batch of each sample's L2 norm, a 0-d tensor of ``v``'s dtype on its device (no host sync)."""
+    return v.detach().flatten(1).norm(dim=1).mean()
 
 
 class _Chain:
@@ -172,14 +167,14 @@ class _Chain:
         drift = 0.5 * cfg.eps_y**2 * grad
         if cfg.max_drift_y is not None:  # clipped in place: drift is this step's own tensor
             drift.mul_(_clip_scale(drift, cfg.max_drift_y))
-        self.drift_y_sum += _mean_norm(drift).double()
+        self.drift_y_sum += mean_norm(drift).double()
         self.y = self._langevin(y, drift, cfg.eps_y)
 
     def _move_z(self, grad: Tensor) -> None:
         """The Z update from ``grad_Z U``, then G at the new Z (attached to it, for the next step's gradient)."""
         cfg = self.cfg
         drift = 0.5 * cfg.eps_z**2 * grad
-        self.drift_z_sum += _mean_norm(drift).double()
+        self.drift_z_sum += mean_norm(drift).double()
         self.z = self._langevin(self.z, drift, cfg.eps_z).requires_grad_(True)
         with full_precision(self.z.device):
             self.gz = self.ebm.generator(self.z).float()

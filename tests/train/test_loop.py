@@ -43,3 +43,34 @@ def test_hat_update_gradient(energy_reg, grad_penalty):
 def test_negative_penalties_are_refused():
     with pytest.raises(ValueError, match="grad_penalty must be >= 0"):
         TandemConfig(grad_penalty=-1.0).validate()
+
+
+def test_a_step_reads_the_device_twice(tiny_npz, tmp_path, monkeypatch):
+    """A training step reads device values on the host twice: its chain's drift norms, and all the values it logs
+    together (the loop's divergence check needs them every step); the updates read nothing themselves. Counted as
+    the difference between runs of 2 and 6 steps, so that set-up and the final checkpoint cancel; reads by torch
+    itself (Adam's step counters, kept on the host) do not count."""
+    import sys
+
+    import hatebm
+    from hatebm.config import override, preset
+
+    reads = []
+
+    def counting(original):
+        def read(self):
+            if "hatebm" in sys._getframe(1).f_code.co_filename:
+                reads.append(1)
+            return original(self)
+        return read
+
+    for name in ("item", "tolist"):
+        monkeypatch.setattr(torch.Tensor, name, counting(getattr(torch.Tensor, name)))
+    counts = []
+    for iters in (2, 6):
+        reads.clear()
+        cfg = override(preset("tiny"), ["data.name=npz", f"data.root={tiny_npz}", f"iters={iters}", "eval_samples=0",
+                                        "image_every=100", "ckpt_every=100", "log_every=1"])
+        hatebm.train(cfg, tmp_path / f"run{iters}", progress=False)
+        counts.append(len(reads))
+    assert (counts[1] - counts[0]) / 4 <= 2, counts

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from torch import Tensor
 
 from hatebm.checkpoint import GeneratorSpec
 from hatebm.config import AutoencoderConfig
@@ -43,7 +44,7 @@ class AutoencoderRun(TrainingRun):
         self.opts = {"encoder": self.opt_enc, "generator": self.opt_dec}
         self.lrs = {"encoder": cfg.lr_enc, "generator": cfg.lr_gen}
 
-    def train_step(self) -> dict[str, float]:
+    def train_step(self) -> dict[str, float | Tensor]:
         cfg = self.cfg
         set_lrs(self.opts, self.lrs, self.step, cfg.lr_milestones, cfg.lr_gamma)
         x = self.stream.next().to(self.env.device)
@@ -58,17 +59,21 @@ class AutoencoderRun(TrainingRun):
         self.opt_enc.step()
         self.opt_dec.step()
         self.step += 1
-        return {"loss": loss.item(), "mse": mse.item(), "lr_gen": self.opt_dec.param_groups[0]["lr"]}
+        return {"loss": loss.detach(), "mse": mse.detach(), "lr_gen": self.opt_dec.param_groups[0]["lr"]}
 
     @torch.no_grad()
-    def figures(self, folder: Path) -> None:
-        """Reconstructions (rows: 16 data images, their reconstructions) and decodes of 64 fixed sphere latents."""
+    def figures(self, folder: Path | None) -> None:
+        """Reconstructions (rows: 16 data images, their reconstructions) and decodes of 64 fixed sphere latents
+        (written into ``folder`` unless None)."""
         x = self.stream.head(16).to(self.env.device)
-        write_grid(torch.cat([x, self.dec(self.enc(x))]), folder / f"step_{self.step:08d}_recon.png", self.info, 16)
+        recon = torch.cat([x, self.dec(self.enc(x))])
         with forked_rng(self.env.device):
             torch.manual_seed(self.cfg.seed)
             z = project_sphere(torch.randn(64, *self.latent_shape, device=self.env.device))
-        write_grid(self.dec(z), folder / f"step_{self.step:08d}_samples.png", self.info)
+        decoded = self.dec(z)
+        if folder is not None:
+            write_grid(recon, folder / f"step_{self.step:08d}_recon.png", self.info, 16)
+            write_grid(decoded, folder / f"step_{self.step:08d}_samples.png", self.info)
 
     def generator_record(self) -> GeneratorSpec:
         return GeneratorSpec(native_spec(self.cfg.model), self.latent_shape, sphere=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from torch import Tensor
 import torch.nn.functional as F
 
 from hatebm.checkpoint import GeneratorSpec
@@ -51,7 +52,7 @@ class GanRun(TrainingRun):
     def _latent(self) -> torch.Tensor:
         return torch.randn(self.batch, *self.latent_shape, device=self.env.device)
 
-    def train_step(self) -> dict[str, float]:
+    def train_step(self) -> dict[str, float | Tensor]:
         cfg = self.cfg
         set_lrs(self.opts, self.lrs, self.step, cfg.lr_milestones, cfg.lr_gamma)
         for _ in range(cfg.n_dis):  # discriminator: hinge loss, one pass over [real; fake]
@@ -71,16 +72,18 @@ class GanRun(TrainingRun):
         g_loss.backward()
         self.opt_gen.step()
         self.step += 1
-        return {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "d_real": d_real.mean().item(),
-                "d_fake": d_fake.mean().item(), "lr_gen": self.opt_gen.param_groups[0]["lr"]}
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "d_real": d_real.detach().mean(),
+                "d_fake": d_fake.detach().mean(), "lr_gen": self.opt_gen.param_groups[0]["lr"]}
 
-    def figures(self, folder: Path) -> None:
-        """G(z) for the same 64 latents at every step."""
+    def figures(self, folder: Path | None) -> None:
+        """G(z) for the same 64 latents at every step (written into ``folder`` unless None)."""
         with forked_rng(self.env.device):
             torch.manual_seed(self.cfg.seed)
             z = torch.randn(64, *self.latent_shape, device=self.env.device)
         with torch.no_grad():
-            write_grid(self.gen(z), folder / f"step_{self.step:08d}_samples.png", self.info)
+            x = self.gen(z)
+        if folder is not None:
+            write_grid(x, folder / f"step_{self.step:08d}_samples.png", self.info)
 
     def generator_record(self) -> GeneratorSpec:
         return GeneratorSpec(native_spec(self.cfg.model), self.latent_shape)

@@ -7,7 +7,7 @@ import copy
 from pathlib import Path
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from hatebm.checkpoint_formats import NATIVE
 from hatebm.config import HatConfig
@@ -49,7 +49,7 @@ class HatRun(TrainingRun):
         with autocast(self.env.device, cfg.amp):
             return cfg.chains(self.ebm, z, cfg.sampler)
 
-    def update_hat(self, neg: SampleResult) -> dict[str, float]:
+    def update_hat(self, neg: SampleResult) -> dict[str, float | Tensor]:
         """Eq 8 with X+ = data + sigma_data * N(0, I); returns the energies and the sample norms to log."""
         x_pos = self.stream.next().to(self.env.device)
         x_pos = x_pos + self.cfg.data.noise * torch.randn_like(x_pos)
@@ -88,7 +88,7 @@ class HatRun(TrainingRun):
     def check(self, values: dict[str, float]) -> None:
         check_finite_gap(self.step, values["energy_diff"], self.cfg.diverge_gap, values)
 
-    def figures(self, folder: Path) -> None:
+    def figures(self, folder: Path | None) -> None:
         write_figures(folder, self.step, self.sampling_ebm(), self.cfg, self.info)
 
     def model(self) -> Model:

@@ -14,7 +14,7 @@ gradient, its weights are saved unchanged with every checkpoint (with the spec t
 from __future__ import annotations
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from hatebm import checkpoint as ckpt
 from hatebm.checkpoint import GeneratorSpec
@@ -81,7 +81,7 @@ class Joint(HatRun):
         self.nets, self.opts, self.lrs = {"hat": self.hat, "generator": self.gen}, {"hat": self.opt_hat}, {"hat": cfg.lr_hat}
         self.ready()
 
-    def train_step(self) -> dict[str, float]:
+    def train_step(self) -> dict[str, float | Tensor]:
         """One iteration: joint sampling (eqs 6-7), then one hat update (eq 8); returns the values to log."""
         neg = self.negatives()
         values = self.update_hat(neg)

@@ -59,15 +59,17 @@ class TrainingRun:
             return tuple(m.to(memory_format=torch.channels_last) for m in nets)
         return nets
 
-    def train_step(self) -> dict[str, float]:
+    def train_step(self) -> dict[str, float | Tensor]:
+        """One step; the values to log, as floats or 0-d device tensors (read together by the loop)."""
         raise NotImplementedError
 
     def check(self, values: dict[str, float]) -> None:
         """Raise DivergenceError when the step's values show the run diverged."""
         check_finite(self.step, values)
 
-    def figures(self, folder: Path) -> None:
-        """Write the periodic figures of step ``self.step`` into ``folder``."""
+    def figures(self, folder: Path | None) -> None:
+        """Draw the periodic figures of step ``self.step`` and write them into ``folder`` (None: draw only; the ranks
+        other than 0 of a job do, so that they do not wait for rank 0 inside the next collective)."""
 
     def final(self, out: Path, progress: bool = True) -> None:
         """Write the end-of-run samples into the run folder."""
@@ -159,6 +161,15 @@ def check_resume(saved: Checkpoint, cfg: RunConfig, out: Path) -> None:
                          f"{saved.step} to continue it (nothing was changed)")
 
 
+def host_values(values: dict[str, float | Tensor]) -> dict[str, float]:
+    """A step's values as floats, the device tensors among them read in one host transfer."""
+    keys = [k for k, v in values.items() if isinstance(v, Tensor)]
+    if not keys:
+        return dict(values)
+    read = torch.stack([values[k].detach().float().reshape(()) for k in keys]).tolist()
+    return {**values, **dict(zip(keys, read))}
+
+
 def _after_step(run: TrainingRun, values: dict[str, float], signals: StopSignals) -> tuple[DivergenceError | None, int]:
     """The step's divergence and the stop signal received, as every rank sees them (one collective): a rank that
     diverged stops or rolls back all of them, a signal to any rank stops all of them."""
@@ -223,7 +234,7 @@ def training_loop(run: TrainingRun, out: str | Path, env: Dist, resume: bool = F
     rollbacks = 0
     with StopSignals() as signals, precision.tf32(cfg.tf32):
         while run.step < cfg.iters:
-            values = run.train_step()
+            values = host_values(run.train_step())
             if getattr(run.stream, "skipped", 0):  # unreadable images left out so far (data.bad_images=skip)
                 values["skipped_images"] = run.stream.skipped
             failure, signum = _after_step(run, values, signals)
@@ -239,8 +250,8 @@ def training_loop(run: TrainingRun, out: str | Path, env: Dist, resume: bool = F
             if env.main and (run.step % cfg.log_every == 0 or last):
                 bar.set_postfix({k: f"{values[k]:.3g}" for k in run.show})
                 log.write(run.step, values)
-            if env.main and (run.step % cfg.image_every == 0 or last):
-                run.figures(out / "images")
+            if run.step % cfg.image_every == 0 or last:  # every rank draws them: none waits in a collective
+                run.figures(out / "images" if env.main else None)
             saved = None
             if run.step % cfg.ckpt_every == 0 or last or signum:
                 state = run.checkpoint()

@@ -28,15 +28,18 @@ def write_grid(x: torch.Tensor, path: Path, info: DataInfo, nrow: int | None = N
     return save_grid(to_uint8(x, crop=info.crop_for(x.shape[-1])), path, nrow=nrow)
 
 
-def write_figures(folder: Path, step: int, ebm: HatEBM, cfg: HatConfig, info: DataInfo, n: int = 64) -> None:
-    """Sample grid and Fig 3-style path figure (rows X, G(Z), 5*Y) with the training sampler (conditional or joint);
-    the training RNG stream is left untouched so figures never change the run."""
+def write_figures(folder: Path | None, step: int, ebm: HatEBM, cfg: HatConfig, info: DataInfo, n: int = 64) -> None:
+    """Sample grid and Fig 3-style path figure (rows X, G(Z), 5*Y) with the training sampler (conditional or joint),
+    written into ``folder`` (None: drawn only); the training RNG stream is left untouched so figures never change the
+    run."""
     device = next(ebm.parameters()).device
     with forked_rng(device):
         torch.manual_seed(step)
         every = max(1, cfg.sampler.steps // 8)
         z = ebm.latent(n, device)
         res = cfg.chains(ebm, z, replace(cfg.sampler, record_every=every))
+    if folder is None:
+        return
     if cfg.model.arch == "mlp":
         save_scatter(res.x.cpu().numpy(), folder / f"step_{step:08d}_samples.png")
         return

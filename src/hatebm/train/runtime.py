@@ -15,11 +15,13 @@ from hatebm.distributed import Dist
 
 
 def wrap_ddp(net: nn.Module, env: Dist) -> nn.Module:
-    """The module to train with: ``net`` itself, or its DistributedDataParallel wrapper under torchrun."""
+    """The module to train with: ``net`` itself, or its DistributedDataParallel wrapper under torchrun. Buffers are not
+    re-broadcast at every forward: hatebm's networks hold only fixed batch-norm statistics, equal on every rank from
+    the start (a user's network whose buffers change in training would have each rank keep its own)."""
     if env.world == 1:
         return net
     ids = [env.device.index] if env.device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(net, device_ids=ids)
+    return nn.parallel.DistributedDataParallel(net, device_ids=ids, broadcast_buffers=False)
 
 
 def rng_state(device: torch.device) -> dict[str, Tensor]:

@@ -52,7 +52,7 @@ class Tandem(HatRun):
         self.lrs = {"hat": cfg.lr_hat, "generator": cfg.lr_gen}
         self.ready()
 
-    def train_step(self) -> dict[str, float]:
+    def train_step(self) -> dict[str, float | Tensor]:
         """One iteration of Fig 2; returns the values to log."""
         cfg = self.cfg
         neg = self.negatives()
@@ -62,7 +62,7 @@ class Tandem(HatRun):
                   for x, z in zip(x_bank.split(self.batch), z_bank.split(self.batch))]
         self.bank.write(idx[:self.batch], neg.x, neg.z)
         self.step += 1
-        return {**values, "gen_loss": sum(losses) / len(losses)}
+        return {**values, "gen_loss": torch.stack(losses).mean()}
 
     def generator_record(self) -> GeneratorSpec:
         return GeneratorSpec(self.gen_spec, self.ebm.latent_shape)
