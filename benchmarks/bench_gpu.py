@@ -10,6 +10,10 @@
    ``--budget`` seconds are skipped; a compile that raises is reported for its row and the run goes on.
 2. Stability: ``cifar10_synth`` on random images for ``--stability-iters`` steps; ``energy_diff`` must stay finite.
 3. Two-rank NCCL smoke test (``torchrun --nproc_per_node=2 ... train tiny``) when two GPUs are visible.
+4. Sampling at the paper's evaluation sizes, ``imagenet128_synth`` (batch 128, K 150) and ``cifar10_refine`` (batch
+   250, K 350), seeded per image as ``hatebm sample`` draws: batches of 1 and 3 Langevin steps timed and extrapolated
+   to K, giving images/s and the time of a 50,000-sample FID (sampling, then Inception features timed on one batch);
+   the per-image noise's share of a Langevin step; peak GPU memory and the process's peak host memory so far.
 
 Exit code 1 when training went non-finite, a row without compile failed, or the NCCL smoke test failed.
 """
@@ -32,7 +36,7 @@ import numpy as np
 import torch
 
 from hatebm.config import override, preset
-from hatebm.devices import resolve_device
+from hatebm.devices import compiled, resolve_device
 from hatebm.distributed import setup
 from hatebm.precision import native_bf16
 from hatebm.train.tandem import Tandem
@@ -40,6 +44,7 @@ from hatebm.train.tandem import Tandem
 TARGET_S = 0.72  # ImageNet-128 tandem iteration on one H200-class GPU
 TINY = ["model.hat_width=8", "model.gen_width=8", "model.resolution=32", "batch_size=4", "sampler.steps=2",
         "bank_size=16"]
+TINY_SAMPLING = ["model.hat_width=16", "model.gen_width=16", "model.latent_dim=16"]
 
 
 def sync(device: torch.device) -> None:
@@ -64,10 +69,9 @@ def make_run(name: str, overrides: list[str], size: int, n_images: int = 256) ->
 
 
 def compile_hat(run: Tandem) -> None:
-    """Put torch.compile of the hat network where the sampler (``ebm.hat``) and the hat update (``hat_train``) call it."""
-    compiled = torch.compile(run.hat, dynamic=False)
-    run.ebm.hat = compiled
-    run.hat_train = compiled
+    """Put the compiled hat network (as ``compile=true`` does) where the sampler (``ebm.hat``) and the hat update
+    (``hat_train``) call it."""
+    run.ebm.hat = run.hat_train = compiled(run.hat)
 
 
 def time_row(args: argparse.Namespace, base: list[str], amp: bool, cl: bool, comp: bool) -> dict[str, Any]:
@@ -194,6 +198,78 @@ def nccl_smoke(device: str) -> dict[str, Any]:
     return {"status": status, **({} if ok else {"stderr_tail": tail})}
 
 
+def host_peak_gib() -> float | None:
+    """This process's peak resident memory (VmHWM, Linux), GiB."""
+    try:
+        line = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
+    except (OSError, StopIteration):
+        return None
+    return int(line.split()[1]) / 2**20
+
+
+def sampling_row(name: str, batch: int, eval_steps: int, device: str, tiny: bool) -> dict[str, Any]:
+    """Throughput of one preset's evaluation chains on random networks (see part 4 of the module docstring)."""
+    from hatebm.data import DataInfo
+    from hatebm.eval.inception import inception_features
+    from hatebm.model import hat_model
+    from hatebm.nets import build_generator, build_hat
+    from hatebm.noise import ImageNoise
+
+    cfg = override(preset(name), [f"device={device}", *(TINY_SAMPLING if tiny else [])])
+    dev = torch.device(device)
+    gen_model = cfg.model if name.endswith("synth") else override(cfg, ["model.out_scale=1.0"]).model
+    ebm = cfg.energy(build_hat(cfg.model), build_generator(gen_model), (cfg.model.latent_dim,)).to(dev).eval()
+    model = hat_model(ebm, cfg, DataInfo(cfg.model.resolution, cfg.model.resolution, 3))
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+
+    def batch_s(steps: int) -> float:
+        """Median seconds of three seeded batches of ``steps`` Langevin steps."""
+        return statistics.median(timed(lambda: model.sample(batch, ImageNoise(range(batch), dev), steps=steps),
+                                       dev)[0] for _ in range(3))
+
+    batch_s(1)  # warm-up
+    one, three = batch_s(1), batch_s(3)
+    per_step = max((three - one) / 2, 1e-9)
+    eval_batch = one + (eval_steps - 1) * per_step
+    shape = (3, cfg.model.resolution, cfg.model.resolution)
+    noise = ImageNoise(range(batch), dev)
+    draws = [shape] + ([(cfg.model.latent_dim,)] if name.endswith(("refine", "retrofit")) else [])  # Y's, and Z's
+    noise_s = sum(statistics.median(timed(lambda: noise.randn(*s), dev)[0] for _ in range(5)) for s in draws)
+    images = np.random.default_rng(0).integers(0, 256, (min(batch, 4 if tiny else 100), *shape[1:], 3), np.uint8)
+    inception_features(images[:2], progress=False, device=dev)  # warm-up: loads and optimises the network
+    inception_s = timed(lambda: inception_features(images, progress=False, device=dev), dev)[0] / len(images)
+    images_per_s = batch / eval_batch
+    return {"preset": name, "status": "ok", "batch": batch, "eval_steps": eval_steps, "s_per_step": per_step,
+            "s_per_eval_batch": eval_batch, "images_per_s": images_per_s, "noise_share": noise_s / per_step,
+            "fid50k_sampling_s": 50_000 / images_per_s, "fid50k_inception_s": 50_000 * inception_s,
+            "peak_gpu_gib": torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else None,
+            "peak_host_gib": host_peak_gib()}
+
+
+def sampling(args: argparse.Namespace, device: str) -> list[dict[str, Any]]:
+    """Part 4: sampling throughput at the evaluation sizes of ImageNet-128 synthesis and CIFAR-10 refinement."""
+    print("\n== 4. sampling at evaluation sizes (seeded per image; batches of 1 and 3 steps timed, extrapolated to K)")
+    print(f"{'preset':>18} {'batch':>5} {'K':>4} {'s/step':>8} {'img/s':>8} {'noise':>6} {'FID-50k sampling':>16} "
+          f"{'+ Inception':>11} {'GPU GiB':>7} {'host GiB':>8}")
+    rows = []
+    for name, batch, steps in (("imagenet128_synth", 128, 150), ("cifar10_refine", 250, 350)):
+        try:
+            row = sampling_row(name, 4 if args.tiny else batch, steps, device, args.tiny)
+        except Exception as err:  # noqa: BLE001 - a failed row is reported, the others still run
+            rows.append({"preset": name, "status": f"failed: {type(err).__name__}: {str(err).splitlines()[0][:200]}"})
+            print(f"{name:>18} {rows[-1]['status']}")
+            continue
+        gpu = "-" if row["peak_gpu_gib"] is None else f"{row['peak_gpu_gib']:.1f}"
+        host = "-" if row["peak_host_gib"] is None else f"{row['peak_host_gib']:.1f}"
+        print(f"{name:>18} {row['batch']:5d} {steps:4d} {row['s_per_step']:8.4f} {row['images_per_s']:8.1f} "
+              f"{100 * row['noise_share']:5.1f}% {row['fid50k_sampling_s'] / 60:13.1f} min "
+              f"{row['fid50k_inception_s'] / 60:7.1f} min {gpu:>7} {host:>8}")
+        rows.append(row)
+        free_memory()
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="auto", help="auto = cuda if available, else cpu")
@@ -219,7 +295,9 @@ def main() -> int:
     report["timing"] = timing(args, device)
     report["stability"] = stability(args, device)
     report["nccl"] = nccl_smoke(device)
-    failed_rows = [r for r in report["timing"] if not r["compile"] and r["status"].startswith("failed")]
+    report["sampling"] = sampling(args, device)
+    failed_rows = [r for r in report["timing"] + report["sampling"]
+                   if not r.get("compile") and r["status"].startswith("failed")]
     report["ok"] = report["stability"]["finite"] and not failed_rows and report["nccl"]["status"] != "fail"
     report["total_s"] = time.perf_counter() - t0
     print(f"\nall checks {'passed' if report['ok'] else 'FAILED'} ({report['total_s']:.0f} s in all)")

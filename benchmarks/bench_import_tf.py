@@ -45,7 +45,8 @@ def measure(width: int, folder: Path, optim: bool = False,
     base, _ = peak_rss("import hatebm.tf_import")
     peak, seconds = peak_rss(code)
     weights = 4.0 * values
-    return {"width": width, "optim": optim, "weights_gb": weights / 1e9, "peak_rss_gb": peak / 1e9, "base_rss_gb": base / 1e9,
+    return {"width": width, "optim": optim, "weights_gb": weights / 1e9, "peak_rss_gb": peak / 1e9,
+            "base_rss_gb": base / 1e9,
             "added_over_weights": (peak - base) / weights, "import_s": seconds, "write_tf_s": written}
 
 

@@ -47,7 +47,8 @@ def measure(n: int, steps: int, folder: Path, pythonpath: str | None = None,
                              f"'{out}']) == 0", pythonpath)
     base, _, _ = child("import hatebm.cli, torch", pythonpath)
     images = n * 128 * 128 * 3
-    return {"n": n, "batch_size": batch_size, "uint8_gb": images / 1e9, "peak_rss_gb": peak / 1e9, "base_rss_gb": base / 1e9,
+    return {"n": n, "batch_size": batch_size, "uint8_gb": images / 1e9, "peak_rss_gb": peak / 1e9,
+            "base_rss_gb": base / 1e9,
             "target_gb": (images + 2**30) / 1e9, "meets": peak <= images + 2**30, "seconds": seconds}
 
 
@@ -63,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.dir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         r = measure(args.n, args.steps, folder, args.pythonpath, args.batch_size)
-    print(f"hatebm sample of {r['n']} images at 128 px, batches of {r['batch_size']}: uint8 set {r['uint8_gb']:.3f} GB, peak RSS "
+    print(f"hatebm sample of {r['n']} images at 128 px, batches of {r['batch_size']}: uint8 set {r['uint8_gb']:.3f} GB, "
+          "peak RSS "
           f"{r['peak_rss_gb']:.3f} GB ({r['seconds']:.0f} s; a process importing hatebm: {r['base_rss_gb']:.3f} GB)")
     print(f"target <= the set + 1 GiB = {r['target_gb']:.3f} GB: {'met' if r['meets'] else 'MISSED'}")
     print(json.dumps(r))

@@ -15,7 +15,7 @@ import torch
 
 from hatebm.config import TandemConfig, override, preset, preset_names
 from hatebm.distributed import setup
-from hatebm.train.runtime import autocast, native_bf16
+from hatebm.precision import autocast, native_bf16
 from hatebm.train.tandem import Tandem
 
 
@@ -53,7 +53,7 @@ def main() -> None:
             net.to(memory_format=fmt)
         t0 = time.perf_counter()
         for _ in range(3):
-            with autocast(env, cfg.amp):
+            with autocast(env.device, cfg.amp):
                 run.ebm.sample(z, "conditional", cfg.sampler)
         per_sample[fmt] = (time.perf_counter() - t0) / 3
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format

@@ -21,7 +21,8 @@ def splitmix(x: int) -> int:
 
 def reference(seed: int, draw: int, j: int) -> tuple[int, float]:
     """The bits (as int64) and the normal of element j of draw `draw` of an image of seed `seed`, in plain Python."""
-    bits = splitmix((splitmix(seed) + ((draw << 32) + j) * 0x9E3779B97F4A7C15) & M64)
+    gamma = 0x9E3779B97F4A7C15
+    bits = splitmix((splitmix((seed + gamma) & M64) + ((draw << 32) + j) * gamma) & M64)
     u1, u2 = ((bits >> 40) + 1) / 2**24, (bits & 0xFFFFFF) / 2**24
     signed = bits - (1 << 64) if bits >= 1 << 63 else bits
     return signed, math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2)
@@ -37,6 +38,11 @@ def test_bits_and_normals_equal_a_plain_python_splitmix64():
             want = [reference(seed, k, j) for j in range(math.prod(shape))]
             assert got_bits[i].tolist() == [b for b, _ in want]  # exact: integer arithmetic
             np.testing.assert_allclose(got[i].flatten().numpy(), [z for _, z in want], rtol=2e-6, atol=2e-6)
+
+
+def test_seed_zero_is_not_special():
+    """Image 0 of seed 0 (image_seed(0, 0) = 0) draws an ordinary first value, not the bits 0 (z = 5.8)."""
+    assert abs(ImageNoise([0]).randn(4)[0, 0].item()) < 5
 
 
 def test_rows_depend_on_their_own_seed_and_draw_count_only():

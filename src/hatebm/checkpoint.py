@@ -317,6 +317,18 @@ def read_files(path: str | Path, nets: tuple[str, ...] | None = None) -> tuple[d
                          ) from None
 
 
+def net_names(path: str | Path) -> set[str]:
+    """The networks a checkpoint holds weights of (``hat``, ``hat_ema``, ...), from its file's header alone."""
+    folder = resolve(path)
+    try:
+        with safe_open(str(folder / TENSORS), framework="pt") as f:
+            heads = {k.partition(".")[0] for k in f.keys()}
+    except Exception as err:  # safetensors raises its own error type for corrupt headers
+        raise ValueError(f"checkpoint {folder} is unreadable ({err}); use an earlier one from its checkpoints/ folder"
+                         ) from None
+    return {h for h in heads if h != "optim" and not RANK_KEY.fullmatch(h)}
+
+
 def subdict(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
     """Entries under ``prefix.`` with the prefix removed."""
     n = len(prefix) + 1

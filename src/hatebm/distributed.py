@@ -50,9 +50,11 @@ def rank_and_world() -> tuple[int, int]:
     return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
 
 
-def shard(n: int) -> range:
-    """This rank's contiguous share of ``n`` items (shares differ in size by at most one)."""
-    rank, world = rank_and_world()
+def shard(n: int, rank: int | None = None, world: int | None = None) -> range:
+    """The contiguous share of ``n`` items of rank ``rank`` of ``world`` (default: this process's); shares differ in
+    size by at most one."""
+    if rank is None or world is None:
+        rank, world = rank_and_world()
     per, extra = divmod(n, world)
     start = rank * per + min(rank, extra)
     return range(start, start + per + (rank < extra))

@@ -32,7 +32,7 @@ from hatebm.precision import autocast, tf32
 from hatebm.sampling import LangevinConfig, Noise, SampleResult, sample_joint
 
 METHODS = ("hat", "ddls", "generator")
-SAMPLING_NETS = {"hat": ("hat", "hat_ema", "generator"), "ddls": ("discriminator", "generator"),
+SAMPLING_NETS = {"hat": ("hat", "generator"), "ddls": ("discriminator", "generator"),
                  "generator": ("generator",)}  # the networks each method reads from a checkpoint
 Chains = Callable[[HatEBM, Tensor, LangevinConfig, Noise | None], SampleResult]
 
@@ -73,7 +73,7 @@ class Model:
             z = n_or_z
         z = z.to(self.device)
         if self.ebm is None or self.chains is None:
-            with torch.no_grad():
+            with torch.no_grad(), tf32(self.config.tf32):  # G(Z) as the chains compute it
                 x = self.generator(project_sphere(z) if self.sphere else z).float()
             return SampleResult(x=x, y=torch.zeros_like(x), z=z, z0=z)
         with autocast(self.device, self.config.amp), tf32(self.config.tf32):  # as its run's chains (hatebm.precision)
@@ -160,7 +160,10 @@ def load_model(path: str | Path, device: str | torch.device = "auto", method: st
     if method not in METHODS:
         raise ValueError(f"unknown sampling method {method!r}; choose one of {', '.join(METHODS)}")
     device = resolve_device(device)
-    checkpoint = ckpt.load(path, nets=SAMPLING_NETS[method])  # no optimiser states, RNG or bank
+    nets = SAMPLING_NETS[method]
+    if method == "hat":  # the averaged weights where the run kept them and ema, else the current ones: not both
+        nets = ("hat_ema" if ema and "hat_ema" in ckpt.net_names(path) else "hat", "generator")
+    checkpoint = ckpt.load(path, nets=nets)  # no optimiser states, RNG or bank
     cfg = checkpoint.config
     named = None if generator is None else named_generator(generator)
     gen = generator_from_checkpoint(checkpoint, str(path), named, trust=trust_generator)

@@ -4,8 +4,8 @@ function of (s, k, j), whatever the batch the image is drawn in, the rank that d
 A batch's draw costs a fixed number of tensor operations, however many images it holds (a generator per image, as
 edm's StackedRandomGenerator keeps, costs one RNG call per image and draw). The uniform bits are SplitMix64 (Steele,
 Lea and Flood 2014): the 64-bit finaliser of the counter ``key(s) + (k * 2**32 + j) * gamma``, where ``key(s)`` is the
-finaliser of the seed; its top and bottom 24 bits give two uniforms (exact in float32), and Box-Muller one normal (so
-|z| <= 5.8: a tail of probability 1e-8 is cut). The integer part is exact two's-complement arithmetic on int64
+finaliser of ``s + gamma``; its top and bottom 24 bits give two uniforms (exact in float32), and Box-Muller one normal
+(so |z| <= 5.8: a tail of probability 1e-8 is cut). The integer part is exact two's-complement arithmetic on int64
 tensors, so CPU and GPU draw the same bits; the normals agree to the float32 rounding of ``log`` and ``cos``, which may
 differ by an ulp between devices. The work is done in place: a draw of M values holds about 2M int64s at its peak.
 """
@@ -29,8 +29,8 @@ DRAW = 1 << 32  # counter stride between draws: up to 2**32 elements a draw
 
 
 def _shr(x: Tensor, k: int) -> Tensor:
-    """Logical right shift of int64 bits (torch's ``>>`` is arithmetic)."""
-    return (x >> k) & ((1 << (64 - k)) - 1)
+    """Logical right shift of int64 bits (torch's ``>>`` is arithmetic), one new tensor."""
+    return (x >> k).bitwise_and_((1 << (64 - k)) - 1)
 
 
 def mix64(x: Tensor) -> Tensor:
@@ -49,7 +49,8 @@ class ImageNoise:
 
     def __init__(self, seeds: Sequence[int], device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
-        self.keys = mix64(torch.as_tensor(list(seeds), dtype=torch.int64, device=self.device)).unsqueeze(1)
+        seeds = torch.as_tensor(list(seeds), dtype=torch.int64, device=self.device)
+        self.keys = mix64(seeds + GAMMA).unsqueeze(1)  # + GAMMA: seed 0 would give key 0, hence bits 0 at j = 0
         self.draws = 0
 
     def bits(self, n: int) -> Tensor:

@@ -28,4 +28,9 @@ def test_bench_gpu_tiny(tmp_path):
     stab = report["stability"]
     assert stab["finite"] and stab["iters"] > 0 and math.isfinite(stab["energy_diff_last"])
     assert report["nccl"]["status"].startswith("skipped")
+    assert [(r["preset"], r["status"]) for r in report["sampling"]] == [("imagenet128_synth", "ok"),
+                                                                         ("cifar10_refine", "ok")]
+    for r in report["sampling"]:
+        assert r["s_per_step"] > 0 and r["images_per_s"] > 0 and 0 < r["noise_share"] < 10
+        assert r["fid50k_sampling_s"] > 0 and r["fid50k_inception_s"] > 0 and r["peak_host_gib"] > 0
     assert "target" in proc.stdout and "all checks passed" in proc.stdout

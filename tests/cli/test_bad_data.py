@@ -1,5 +1,6 @@
 """Bad inputs met through the CLI (issue 28): an unreadable image in a streamed folder, prepared data of another size,
 seeds outside [0, 2^32), errors that name the flag typed, foreign FID statistics."""
+import io
 import json
 
 import numpy as np
@@ -19,15 +20,26 @@ def one_line(capsys, code: int, expected: int = 2) -> str:
     return err[0]
 
 
-@pytest.fixture
-def folder(tmp_path):
-    """16 grey 32×32 PNGs, one of them (sorted last) not an image."""
+def broken_chunk_png() -> bytes:
+    """A PNG whose second IDAT chunk header is damaged: PIL raises SyntaxError, not OSError, while decoding it."""
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (400, 400), dtype=np.uint8)).save(buf, "PNG")
+    raw = bytearray(buf.getvalue())
+    second = raw.find(b"IDAT", raw.find(b"IDAT") + 4)
+    raw[second:second + 4] = b"\x00\x01\x02\x03"
+    return bytes(raw)
+
+
+@pytest.fixture(params=["not_an_image", "broken_chunk"])
+def folder(tmp_path, request):
+    """16 grey 32×32 PNGs, one of them (sorted last) not an image, or a PNG with a damaged chunk."""
     root = tmp_path / "images"
     root.mkdir()
     rng = np.random.default_rng(0)
     for i in range(15):
         Image.fromarray(rng.integers(0, 256, (32, 32), dtype=np.uint8)).save(root / f"{i:02d}.png")
-    (root / "zz_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
+    damaged = b"\x89PNG\r\n\x1a\n" + bytes(40) if request.param == "not_an_image" else broken_chunk_png()
+    (root / "zz_broken.png").write_bytes(damaged)
     return root
 
 
@@ -109,7 +121,7 @@ def images_npz(tmp_path):
 
 @pytest.mark.parametrize("extra,flag", [(["--ref-n", "0"], "--ref-n must be between 2 and the"),
                                         (["--ref-n", "99"], "--ref-n must be between 2 and the 6 images available"),
-                                        (["-n", "0"], "-n/--n must be at least 1, got 0"),
+                                        (["-n", "1"], "-n/--n must be at least 2, got 1"),
                                         (["-n", "9"], "-n/--n must be between 2 and the 6 samples")])
 def test_counts_name_the_flag_typed(capsys, images_npz, extra, flag):
     code = main(["fid", "calc", str(images_npz), "--ref", str(images_npz), "--quiet", *extra])
@@ -144,3 +156,42 @@ def test_ref_n_with_statistics_is_refused(capsys, images_npz, tmp_path):
     stats = foreign(tmp_path / "stats.npz")
     line = one_line(capsys, main(["fid", "calc", str(images_npz), "--ref", str(stats), "--ref-n", "5", "--quiet"]))
     assert "--ref-n picks reference images, but" in line
+
+
+def test_every_image_unreadable_is_one_line(tmp_path, capsys):
+    root = tmp_path / "images"
+    root.mkdir()
+    for i in range(8):
+        (root / f"{i}.png").write_bytes(b"not a png")
+    code = main(["train", "tiny", "data.name=folder", f"data.root={root}", "data.bad_images=skip", "data.workers=0",
+                 *TINY, "--out", str(tmp_path / "run"), "--quiet"])
+    assert "no image of" in one_line(capsys, code)
+
+
+def test_a_run_on_prepared_data_resumes_naming_its_size(tiny_npz, tmp_path):
+    """A run trained before prepared sizes were checked (data.size unset, 28-px images for a 32-px model) resumes
+    with data.size=28: for prepared data the key only declares the size, so it may be given on resume."""
+    assert main(["data", "prep", str(tiny_npz), "--out", str(tmp_path / "p28"), "--size", "28", "--quiet"]) == 0
+    run = tmp_path / "run"
+    data = ["data.name=prepared", f"data.root={tmp_path / 'p28'}", "data.workers=0"]
+    tiny = [t for t in TINY if not t.startswith("iters")]
+    assert main(["train", "tiny", *data, "data.size=28", *tiny, "iters=2", "--out", str(run), "--quiet"]) == 0
+    for path in [run / "config.json", *run.glob("checkpoints/*/state.json")]:  # as the run was written before
+        state = json.loads(path.read_text())
+        (state["config"] if "config" in state else state)["data"]["size"] = None
+        path.write_text(json.dumps(state))
+    assert main(["train", str(run / "config.json"), "data.size=28", "iters=3", "--out", str(run), "--resume",
+                 "--quiet"]) == 0
+
+
+def test_sample_shares_that_do_not_arrive_are_an_error(tmp_path):
+    from hatebm.eval.samples import _assemble
+
+    np.save(tmp_path / "part_00000.npy", np.zeros((3, 2, 2, 1), np.uint8))
+    with pytest.raises(OSError, match=r"the shares of rank\(s\) \[1\] are missing"):
+        _assemble(tmp_path, 5, 2)
+    np.save(tmp_path / "part_00001.npy", np.zeros((1, 2, 2, 1), np.uint8))
+    with pytest.raises(OSError, match="hold 4 images, not 5"):
+        _assemble(tmp_path, 5, 2)
+    np.save(tmp_path / "part_00001.npy", np.ones((2, 2, 2, 1), np.uint8))
+    assert _assemble(tmp_path, 5, 2)[3:].min() == 1

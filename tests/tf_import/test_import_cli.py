@@ -37,7 +37,8 @@ def test_synthesis_import_samples_scores_and_resumes(tmp_path, images, capsys):
     data, other = images
     out = tmp_path / "synth"
     assert run("import-tf", "cifar10_synth", "--out", out, "--ebm", FIXTURES / "hat32.ckpt", "--gen",
-               FIXTURES / "gen32.ckpt", "--bank", FIXTURES / "persistent.npy", "--bank-z", FIXTURES / "persistent_z.npy",
+               FIXTURES / "gen32.ckpt", "--bank", FIXTURES / "persistent.npy", "--bank-z",
+               FIXTURES / "persistent_z.npy",
                "data.name=npz", f"data.root={data}", *TINY) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["run"] == "tandem" and config["model"]["hat_width"] == 8 and config["bank_size"] == 4

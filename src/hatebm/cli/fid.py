@@ -90,14 +90,15 @@ def run_calc(args: argparse.Namespace) -> int:
 
     if args.out:
         common.check_out(args.out)
-    samples, source = common.samples_from_args(args)
-    if samples is None:  # another rank of a torchrun job: it drew its share, rank 0 computes and writes
-        return 0
-    if is_statistics_file(args.ref):
+    ref = None
+    if is_statistics_file(args.ref):  # checked before any sample is drawn
         if args.ref_n is not None:
             raise ValueError(f"--ref-n picks reference images, but {args.ref} holds statistics already: drop --ref-n")
         ref = ReferenceStats.load(args.ref)
-    else:  # the reference at the samples' resolution (recorded in the protocol)
+    samples, source = common.samples_from_args(args)
+    if samples is None:  # another rank of a torchrun job: it drew its share, rank 0 computes and writes
+        return 0
+    if ref is None:  # the reference at the samples' resolution (recorded in the protocol)
         ref = _reference(args, args.size or samples.shape[1])
     if ref.foreign:
         print(f"reference: {ref.protocol['statistics']}")

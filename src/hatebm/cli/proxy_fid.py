@@ -54,10 +54,10 @@ def run_calc(args: argparse.Namespace) -> int:
 
     if args.out:
         common.check_out(args.out)
+    common.check_count(args.ref_n, "--ref-n", 2)
     samples, source = common.samples_from_args(args)
     if samples is None:  # another rank of a torchrun job: it drew its share, rank 0 computes and writes
         return 0
-    common.check_count(args.ref_n, "--ref-n", 2)
     metrics = proxy_fid(samples, args.ref, n_ref=args.ref_n, seed=args.ref_seed, fit=args.fit,
                         convert_channels=args.convert_channels, weights=args.weights, source=source)
     print(f"{LABEL}: {metrics['proxy_fid']:.4f}  (not comparable with Inception FID)")

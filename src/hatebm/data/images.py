@@ -6,6 +6,7 @@ side resized to the target, then a square window at a random position).
 """
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +38,9 @@ def read_image(path: str | Path, channels: int) -> np.ndarray:
                 rgba = img.convert("RGBA")
                 img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
             return _array(img.convert(MODES[channels]))
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"{path}: not a readable image ({err}); remove or replace it") from err
+    except (UnidentifiedImageError, OSError, SyntaxError, EOFError, struct.error, ValueError,
+            Image.DecompressionBombError) as err:  # what PIL raises for damaged, truncated or huge files
+        raise ValueError(f"{path}: not a readable image ({type(err).__name__}: {err}); remove or replace it") from err
 
 
 def with_channels(img: np.ndarray, channels: int) -> np.ndarray:

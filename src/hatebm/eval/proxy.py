@@ -26,6 +26,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from hatebm.data import to_model
+from hatebm.config.checks import check_seed
 from hatebm.eval.common import adapt, check_images, key_part, load_set, write_metrics
 from hatebm.eval.metrics import feature_stats, fid_of_features
 
@@ -85,7 +86,7 @@ def train_classifier(
     if len(images) != len(labels) or len(test_images) != len(test_labels):
         raise ValueError(f"images and labels differ in number: {len(images)} vs {len(labels)} (train), "
                          f"{len(test_images)} vs {len(test_labels)} (test)")
-    torch.manual_seed(seed)
+    torch.manual_seed(check_seed(seed))
     net = ProxyNet()
     opt = torch.optim.Adam(net.parameters(), lr)
     x, y = _inputs(images), torch.as_tensor(np.asarray(labels), dtype=torch.long)

@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from hatebm import data
-from hatebm.distributed import barrier, broadcast, rank_and_world, shard
+from hatebm.config.checks import check_seed
+from hatebm.distributed import any_rank, barrier, broadcast, rank_and_world, shard
 
 if TYPE_CHECKING:
     from hatebm.model import Model
@@ -32,36 +33,54 @@ def draw_set(model: Model, n: int, *, seed: int, steps: int | None = None, batch
     job drawing its share; the whole set on rank 0, None on the other ranks.
 
     Ranks never send images through a collective: each writes its share as an .npy file into a folder under
-    ``scratch`` (which every rank must reach: a shared file system across nodes), and rank 0 reads them into the set
-    and removes the folder. Host memory: the uint8 set on rank 0, a share on the others, and one batch."""
+    ``scratch`` (which every rank must reach: a shared file system across nodes; checked before drawing), and rank 0
+    reads them into the set and removes the folder. Host memory: the uint8 set on rank 0, a share on the others, and
+    one batch."""
     if n < 1:
         raise ValueError(f"the number of samples n must be at least 1, got {n}")
-    part = shard(n)
-    mine = model.draw(len(part), steps, batch_size, progress, seed=seed, start=part.start, **overrides) if part \
-        else None
     rank, world = rank_and_world()
+    part = shard(n)
     if world == 1:
-        return mine
+        return model.draw(n, steps, batch_size, progress, seed=seed, **overrides)
     folder = Path(scratch) / f".hatebm_samples_{broadcast(uuid.uuid4().hex if rank == 0 else None)}"
-    folder.mkdir(parents=True, exist_ok=True)
-    if mine is not None:
-        np.save(folder / f".part_{rank:05d}.npy", mine)
-        os.replace(folder / f".part_{rank:05d}.npy", folder / f"part_{rank:05d}.npy")
-    del mine
-    barrier()
-    if rank != 0:
-        return None
-    shares = sorted(folder.glob("part_*.npy"))
-    first = np.load(shares[0], mmap_mode="r")
-    out = np.empty((n, *first.shape[1:]), first.dtype)
-    i = 0
-    for path in shares:
-        share = np.load(path, mmap_mode="r")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f".probe_{rank:05d}").touch()
+        failed = 0
+    except OSError:
+        failed = 1
+    if any_rank(failed)[0]:
+        raise OSError(f"cannot write the ranks' shares of the sample set under {scratch}: every rank must be able to "
+                      "write there (a shared file system across nodes); pass another output folder")
+    try:
+        if part:
+            mine = model.draw(len(part), steps, batch_size, progress, seed=seed, start=part.start, **overrides)
+            np.save(folder / f".part_{rank:05d}.npy", mine)
+            os.replace(folder / f".part_{rank:05d}.npy", folder / f"part_{rank:05d}.npy")
+            del mine
+        barrier()
+        return _assemble(folder, n, world) if rank == 0 else None
+    finally:  # a rank that fails ends the torchrun job; rank 0 removes the folder whatever happened
+        if rank == 0:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _assemble(folder: Path, n: int, world: int) -> np.ndarray:
+    """The set from the ranks' share files, in rank order; every share must be there and the set complete."""
+    expected = [r for r in range(world) if len(shard(n, r, world))]
+    missing = [r for r in expected if not (folder / f"part_{r:05d}.npy").is_file()]
+    if missing:
+        raise OSError(f"the shares of rank(s) {missing} are missing from {folder}: the ranks do not share that folder "
+                      "(pass an output folder on a file system every node mounts)")
+    out, i = None, 0
+    for r in expected:
+        share = np.load(folder / f"part_{r:05d}.npy", mmap_mode="r")
+        if out is None:
+            out = np.empty((n, *share.shape[1:]), share.dtype)
         out[i:i + len(share)] = share
         i += len(share)
-        del share
-    del first
-    shutil.rmtree(folder, ignore_errors=True)
+    if i != n:
+        raise OSError(f"the ranks' shares in {folder} hold {i} images, not {n}")
     return out
 
 
@@ -72,6 +91,7 @@ def from_callable(source: Model | Callable[[int], Any], n: int = DEFAULT_N, *, s
     called after seeding torch with `seed`, and their source record."""
     from hatebm.model import Model
 
+    check_seed(seed)
     record = {"callable": getattr(source, "__qualname__", type(source).__name__), "seed": seed, "n": n}
     if isinstance(source, Model):
         return draw_set(source, n, seed=seed, progress=progress), record

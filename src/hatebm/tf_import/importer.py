@@ -92,9 +92,9 @@ def _weights(tf: TFCheckpoint, kind: str, net: nn.Module, resolution: int) -> Te
         entry = tf.entry(tf_key)
         stored, expect = tuple(entry.shape), tuple(value.shape)
         if converted_shape(stored) != expect:
-            raise ValueError(f"{tf.prefix}: the variable {tf_key!r} has shape {list(stored)}, but the network read from "
-                             f"the checkpoint's other shapes needs {list(expect)} in hatebm's layout; the checkpoint "
-                             "mixes networks or is corrupt")
+            raise ValueError(f"{tf.prefix}: the variable {tf_key!r} has shape {list(stored)}, but the network read "
+                             f"from the checkpoint's other shapes needs {list(expect)} in hatebm's layout; the "
+                             "checkpoint mixes networks or is corrupt")
         out[key] = Lazy(torch.float32, expect, lambda k=key, t=tf_key: convert(k, tf.read(t)))
     return out
 
@@ -171,8 +171,9 @@ def _check_flags(exp: Experiment, name: str, ebm: Any, gen: Any, inf: Any, optim
     if exp.eval_steps is None and ebm is not None:
         raise ValueError(f"{name} trains an autoencoder, no hat network: drop --ebm")
     if inf is not None and (exp.generator != "decoder" or ebm is not None):
-        raise ValueError("--inf is the retrofit autoencoder's encoder, imported with its decoder alone (--gen and --inf "
-                         f"of cifar10_ae, no --ebm); {name}" + (" with --ebm" if ebm is not None else "") + " has none")
+        raise ValueError("--inf is the retrofit autoencoder's encoder, imported with its decoder alone (--gen and "
+                         f"--inf of cifar10_ae, no --ebm); {name}" + (" with --ebm" if ebm is not None else "")
+                         + " has none")
     if (bank is None) != (bank_z is None) or (bank is not None and exp.joint):
         raise ValueError("--bank and --bank-z go together, and only with a synthesis (tandem) experiment")
     if optim is not None and protocol == "fid":
@@ -252,11 +253,11 @@ def _banks(bank: str | Path, bank_z: str | Path, model: ModelConfig,
     x, z = _bank(bank, "--bank"), _bank(bank_z, "--bank-z")
     image = (exp.resolution, exp.resolution, model.channels)
     if x.ndim != 4 or tuple(x.shape[1:]) != image:
-        raise ValueError(f"--bank {bank} holds an array of shape {list(x.shape)}; the model's bank is N×{'×'.join(map(str, image))} "
-                         "(NHWC, as their persistent_N.npy)")
+        raise ValueError(f"--bank {bank} holds an array of shape {list(x.shape)}; the model's bank is "
+                         f"N×{'×'.join(map(str, image))} (NHWC, as their persistent_N.npy)")
     if z.shape != (x.shape[0], model.latent_dim):
-        raise ValueError(f"--bank-z {bank_z} holds shape {list(z.shape)}, not {[x.shape[0], model.latent_dim]} (one latent "
-                         "per bank image)")
+        raise ValueError(f"--bank-z {bank_z} holds shape {list(z.shape)}, not {[x.shape[0], model.latent_dim]} (one "
+                         "latent per bank image)")
     return x, z
 
 

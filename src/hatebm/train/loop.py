@@ -151,7 +151,9 @@ def check_resume(saved: Checkpoint, cfg: RunConfig, out: Path) -> None:
         raise ValueError(f"--resume with a {cfg.KIND} config, but {out} holds a {saved.config.KIND} run: pass its "
                          f"config ({out / 'config.json'})")
     changed = differences(saved.config, cfg)
-    refused = [k for k in changed if not any(fnmatch(k, pattern) for pattern in RESUMABLE)]
+    # prepared images come at one size, which data.size only declares: naming it changes nothing
+    declared = ["data.size"] if cfg.data.name == "prepared" else []
+    refused = [k for k in changed if not any(fnmatch(k, pattern) for pattern in (*RESUMABLE, *declared))]
     if refused:
         raise ValueError(f"--resume cannot change {', '.join(refused)} of the run in {out} (they shape the training "
                          f"itself); a resumed run may change only {', '.join(RESUMABLE)}. Start a new run (another "

@@ -13,6 +13,7 @@ from hatebm.data import DataInfo, to_uint8
 from hatebm.energy import HatEBM
 from hatebm.eval.figures import save_grid, save_path_figure, save_scatter
 from hatebm.model import Model
+from hatebm.precision import autocast
 from hatebm.train.runtime import forked_rng
 
 
@@ -37,7 +38,8 @@ def write_figures(folder: Path | None, step: int, ebm: HatEBM, cfg: HatConfig, i
         torch.manual_seed(step)
         every = max(1, cfg.sampler.steps // 8)
         z = ebm.latent(n, device)
-        res = cfg.chains(ebm, z, replace(cfg.sampler, record_every=every))
+        with autocast(device, cfg.amp):  # as the training chains (hatebm.precision)
+            res = cfg.chains(ebm, z, replace(cfg.sampler, record_every=every))
     if folder is None:
         return
     if cfg.model.arch == "mlp":

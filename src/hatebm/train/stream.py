@@ -147,9 +147,9 @@ class LoaderStream:
         allows it."""
         for item in bad:
             if not (item.skippable and self.cfg.bad_images == "skip"):
-                hint = (" (the newest checkpoint is intact: continue with --resume), or set data.bad_images=skip to "
-                        "leave unreadable images out, each counted in stats.jsonl as skipped_images") \
-                    if item.skippable else ""
+                hint = (" (then --resume continues the run from its newest checkpoint, if it has one), or set "
+                        "data.bad_images=skip to leave unreadable images out, each counted in stats.jsonl as "
+                        "skipped_images") if item.skippable else ""
                 raise ValueError(item.message + hint)
             if count:
                 warnings.warn(f"skipped the unreadable image {item.file} (data.bad_images=skip)", stacklevel=3)
@@ -166,6 +166,8 @@ class LoaderStream:
                 items.append(item)
             if len(items) == n:
                 break
+        if not items:
+            raise ValueError(f"no image of {getattr(self.dataset, 'root', 'the data')} could be read")
         return self._to_model(_collate(items).to(self.device))
 
     def next(self) -> Tensor:
