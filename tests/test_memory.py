@@ -34,8 +34,9 @@ def test_load_model_leaves_a_large_bank_on_disk(tmp_path):
 
 
 def test_sampling_holds_the_set_as_uint8(tmp_path, tiny_npz):
-    """G(Z) alone (steps 0) at 64 px RGB: 4,000 images are 49 MB in uint8 but 197 MB in float32; drawing them must
-    cost no more than the uint8 growth over drawing 250 (plus slack for the allocator)."""
+    """G(Z) alone (steps 0) at 64 px RGB: 4,000 images are 49 MB in uint8 but 197 MB in float32. Drawing them costs
+    the uint8 growth over drawing 250 plus what the allocator keeps (20 to 70 MB here), less than the float32 set alone
+    (holding it, then concatenating it, grew the process by about 440 MB)."""
     run = tmp_path / "run"
     from hatebm.cli import main
 
@@ -46,5 +47,5 @@ def test_sampling_holds_the_set_as_uint8(tmp_path, tiny_npz):
             "x = m.draw({n}, steps=0, batch_size=250, progress=False, seed=0)\nassert x.dtype == np.uint8")
     small = peak_mb(code.format(run=str(run), n=250))
     large = peak_mb(code.format(run=str(run), n=4000))
-    uint8_growth = 3750 * 64 * 64 * 3 / 2**20
-    assert large - small < uint8_growth + 40, (small, large, uint8_growth)
+    float32_growth = 3750 * 64 * 64 * 3 * 4 / 2**20
+    assert large - small < float32_growth, (small, large, float32_growth)

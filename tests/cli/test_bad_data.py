@@ -121,7 +121,7 @@ def images_npz(tmp_path):
 
 @pytest.mark.parametrize("extra,flag", [(["--ref-n", "0"], "--ref-n must be between 2 and the"),
                                         (["--ref-n", "99"], "--ref-n must be between 2 and the 6 images available"),
-                                        (["-n", "1"], "-n/--n must be at least 2, got 1"),
+                                        (["-n", "0"], "-n/--n must be at least 1, got 0"),
                                         (["-n", "9"], "-n/--n must be between 2 and the 6 samples")])
 def test_counts_name_the_flag_typed(capsys, images_npz, extra, flag):
     code = main(["fid", "calc", str(images_npz), "--ref", str(images_npz), "--quiet", *extra])

@@ -224,7 +224,6 @@ def test_refine_bootstrap_recomputes_the_report_and_resamples_pairs(runs, refere
         entry = result["fid"][name]
         assert entry["full"] == pytest.approx(report[name]["fid"], rel=1e-6)
         assert entry["std"] > 0 and entry["lo95"] <= entry["full"] <= entry["hi95"]  # centred on the full sets
-        assert entry["replicate_mean"] > entry["full"]  # FID's finite-n bias, larger on resampled sets
     same = result["differences"]["hat_s0 - hat_s1"]
     assert same["full"] == same["std"] == same["lo95"] == same["hi95"] == 0
     diff = result["differences"]["hat_s0 - ddls"]

@@ -143,7 +143,7 @@ def samples_from_args(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     from hatebm.distributed import setup
     from hatebm.eval.samples import load_samples
 
-    check_count(args.n, "-n/--n", 2)  # a Fréchet distance needs two images
+    check_count(args.n, "-n/--n")
     env = setup(args.device)
     samples, source = load_samples(args.samples, args.n, steps=args.steps, seed=args.seed, device=env.device,
                                    progress=env.main and not args.quiet, hat=args.hat, generator=args.generator,

@@ -90,15 +90,15 @@ def run_calc(args: argparse.Namespace) -> int:
 
     if args.out:
         common.check_out(args.out)
-    ref = None
-    if is_statistics_file(args.ref):  # checked before any sample is drawn
-        if args.ref_n is not None:
-            raise ValueError(f"--ref-n picks reference images, but {args.ref} holds statistics already: drop --ref-n")
-        ref = ReferenceStats.load(args.ref)
+    statistics = is_statistics_file(args.ref)
+    if statistics and args.ref_n is not None:  # refused before any sample is drawn
+        raise ValueError(f"--ref-n picks reference images, but {args.ref} holds statistics already: drop --ref-n")
     samples, source = common.samples_from_args(args)
     if samples is None:  # another rank of a torchrun job: it drew its share, rank 0 computes and writes
         return 0
-    if ref is None:  # the reference at the samples' resolution (recorded in the protocol)
+    if statistics:
+        ref = ReferenceStats.load(args.ref)
+    else:  # the reference at the samples' resolution (recorded in the protocol)
         ref = _reference(args, args.size or samples.shape[1])
     if ref.foreign:
         print(f"reference: {ref.protocol['statistics']}")

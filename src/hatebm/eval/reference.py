@@ -104,7 +104,8 @@ class ReferenceStats:
             raise ValueError(f"{path} is not {what}: it has a protocol but no features; {HINT}")
         features = arrays["features"]
         d = features.shape[1] if features.ndim == 2 else inception.FEATURE_DIM
-        check_moments(arrays["mu"], arrays["sigma"], d, str(path))
+        sigma = arrays["sigma"]  # the covariance of 1-d features is a scalar
+        check_moments(arrays["mu"], sigma.reshape(d, d) if sigma.size == d * d else sigma, d, str(path))
         return cls(arrays["mu"], arrays["sigma"], features, protocol, path)
 
 

@@ -146,6 +146,8 @@ def load_samples(
         raise FileNotFoundError(f"no samples at {path}: pass an .npz holding uint8 images (array `images`), a "
                                 "folder of PNG images, or a run or checkpoint folder to sample from")
     if path.suffix == ".safetensors" or (path.is_dir() and any(path.rglob("*.safetensors"))):
+        if n is not None and n < 2:  # before drawing: every metric of a set needs two images
+            raise ValueError(f"{n_name} must be at least 2 samples to draw from {path}, got {n}")
         folder = path.parent if path.is_file() else path
         return sample_checkpoint(folder, DEFAULT_N if n is None else n, steps=steps, seed=seed, device=device,
                                  progress=progress, hat=hat, generator=generator, trust_generator=trust_generator)
