@@ -10,23 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tf_import"))
+from peak_memory import peak_rss  # noqa: E402  # the sibling module: benchmarks/ is on sys.path when this runs
 from tfwriter import family_checkpoint, optimizer_file  # noqa: E402
-
-
-def peak_rss(code: str) -> tuple[float, float]:
-    """(peak RSS in bytes, seconds) of ``python -c code`` in a fresh process (Linux)."""
-    start = time.perf_counter()
-    # VmHWM: the peak of this process image (ru_maxrss would also count the parent's pages at the fork)
-    hwm = "\nprint(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])"
-    out = subprocess.run([sys.executable, "-c", code + hwm], check=True, capture_output=True, text=True)
-    return int(out.stdout.split()[-1]) * 1024.0, time.perf_counter() - start
 
 
 def measure(width: int, folder: Path, optim: bool = False,
@@ -42,8 +33,8 @@ def measure(width: int, folder: Path, optim: bool = False,
     extra = f", optim={str(folder / 'ebm_optim.npz')!r}" if optim else ""
     code = (f"from hatebm.tf_import import import_tf\nimport_tf({experiment!r}, {str(out)!r}, "
             f"ebm={str(folder / 'ebm.ckpt')!r}, gen={str(folder / 'gen.ckpt')!r}{extra}, load=False)")
-    base, _ = peak_rss("import hatebm.tf_import")
-    peak, seconds = peak_rss(code)
+    base, _, _ = peak_rss("import hatebm.tf_import")
+    peak, seconds, _ = peak_rss(code)
     weights = 4.0 * values
     return {"width": width, "optim": optim, "weights_gb": weights / 1e9, "peak_rss_gb": peak / 1e9,
             "base_rss_gb": base / 1e9,

@@ -10,27 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from peak_memory import peak_rss  # the sibling module: benchmarks/ is on sys.path when this runs
 
 RUN = ["model.resolution=128", "model.channels=3", "model.hat_width=16", "model.gen_width=16", "model.latent_dim=16",
        "iters=1", "batch_size=8", "bank_size=16", "eval_samples=0", "image_every=1000", "device=cpu"]
-
-
-def child(code: str, pythonpath: str | None = None) -> tuple[float, float, str]:
-    """(VmHWM bytes, seconds, output) of ``python -c code`` in a fresh process."""
-    hwm = "\nprint('VmHWM', next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])"
-    env = dict(os.environ, PYTHONPATH=pythonpath) if pythonpath else None
-    start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code + hwm], check=True, capture_output=True, text=True, env=env)
-    kib = int(out.stdout.split("VmHWM")[-1].split()[0])
-    return kib * 1024.0, time.perf_counter() - start, out.stdout
 
 
 def measure(n: int, steps: int, folder: Path, pythonpath: str | None = None,
@@ -39,13 +27,13 @@ def measure(n: int, steps: int, folder: Path, pythonpath: str | None = None,
     np.savez(data, images=np.random.default_rng(0).integers(0, 256, (16, 128, 128, 3), dtype=np.uint8))
     run = folder / ("run" if pythonpath is None else "run_other")  # each code trains its own (configs may differ)
     if not run.exists():
-        child(f"from hatebm.cli import main\nmain(['train', 'tiny', 'data.name=npz', 'data.root={data}', "
+        peak_rss(f"from hatebm.cli import main\nmain(['train', 'tiny', 'data.name=npz', 'data.root={data}', "
               f"*{RUN!r}, '--quiet', '--out', '{run}'])", pythonpath)
     out = folder / "samples.npz"
-    peak, seconds, _ = child(f"from hatebm.cli import main\nassert main(['sample', '{run}', '-n', '{n}', '--steps', "
+    peak, seconds, _ = peak_rss(f"from hatebm.cli import main\nassert main(['sample', '{run}', '-n', '{n}', '--steps', "
                              f"'{steps}', '--batch-size', '{batch_size}', '--device', 'cpu', '--quiet', '--out', "
                              f"'{out}']) == 0", pythonpath)
-    base, _, _ = child("import hatebm.cli, torch", pythonpath)
+    base, _, _ = peak_rss("import hatebm.cli, torch", pythonpath)
     images = n * 128 * 128 * 3
     return {"n": n, "batch_size": batch_size, "uint8_gb": images / 1e9, "peak_rss_gb": peak / 1e9,
             "base_rss_gb": base / 1e9,
