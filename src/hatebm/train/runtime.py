@@ -6,12 +6,19 @@ averages the networks' gradients over the ranks; only rank 0 writes files; sampl
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from hatebm.distributed import Dist
+
+
+# torch >= 2.13 names the option forward_sync_buffers (and warns on broadcast_buffers); older versions broadcast_buffers
+NO_BUFFER_SYNC = ({"forward_sync_buffers": False}
+                  if "forward_sync_buffers" in inspect.signature(nn.parallel.DistributedDataParallel).parameters
+                  else {"broadcast_buffers": False})
 
 
 def wrap_ddp(net: nn.Module, env: Dist) -> nn.Module:
@@ -21,7 +28,7 @@ def wrap_ddp(net: nn.Module, env: Dist) -> nn.Module:
     if env.world == 1:
         return net
     ids = [env.device.index] if env.device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(net, device_ids=ids, broadcast_buffers=False)
+    return nn.parallel.DistributedDataParallel(net, device_ids=ids, **NO_BUFFER_SYNC)
 
 
 def rng_state(device: torch.device) -> dict[str, Tensor]:
