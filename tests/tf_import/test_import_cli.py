@@ -225,3 +225,21 @@ def test_bad_optimizer_file(tmp_path, capsys):
     code = run("import-tf", "cifar10_synth", "--out", tmp_path / "r", "--ebm", FIXTURES / "hat32.ckpt", "--gen",
                FIXTURES / "gen32.ckpt", "--optim", tmp_path / "o.npz")
     assert "o.npz holds 1 arrays; the optimiser of this hat network" in one_line_error(capsys, code)
+
+
+def test_compare_an_imported_refinement_without_ddls(tmp_path, images, capsys):
+    """The authors' released SN-GAN has no discriminator: `hatebm compare` of an imported joint run against its
+    generator run draws base and Hat EBM, paired, and says DDLS was skipped."""
+    data, _ = images
+    joint = tmp_path / "refine"
+    assert run("import-tf", "cifar10_refine", "--out", joint, "--ebm", FIXTURES / "hat32.ckpt", "--gen",
+               FIXTURES / "gen32.ckpt", "data.name=npz", f"data.root={data}", *TINY) == 0
+    capsys.readouterr()
+    assert run("compare", joint / "generator", joint, "-n", 4, "--steps", 0, "--ref", data, "--device", "cpu",
+               "--quiet", "--out", tmp_path / "cmp") == 0
+    out = capsys.readouterr().out
+    assert "ddls: skipped" in out and "hat_K0" in out
+    metrics = json.loads((tmp_path / "cmp" / "metrics.json").read_text())
+    assert "ddls" not in metrics and "skipped" in metrics["protocol"]["ddls"]
+    np.testing.assert_array_equal(np.load(tmp_path / "cmp" / "base.npz")["images"],
+                                  np.load(tmp_path / "cmp" / "hat_K0.npz")["images"])  # K = 0 is the base exactly

@@ -70,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{protocol['n']} paired samples per method (seed {protocol['seed']}), reference {protocol['ref']}; "
           f"GAN step {protocol['checkpoint_steps']['gan']}, Hat EBM step {protocol['checkpoint_steps']['hat']}")
     print(table(results))
+    if "skipped" in protocol["ddls"]:
+        print(f"ddls: skipped, {protocol['ddls']['skipped']}")
     if args.out:
         files = [e["file"] for name, e in results.items() if name != "protocol"]
         print(f"wrote {protocol['metrics']} and {', '.join(files)}")

@@ -143,7 +143,8 @@ def paired_comparison(
 ) -> dict[str, Any]:
     """Base generator, DDLS and the Hat EBM, paired (see the module docstring), with FID, KID, cost and diagnostics.
 
-    ``gan`` is a `hatebm pretrain gan` run (its generator is "base", its discriminator drives "ddls": ``ddls_steps``
+    ``gan`` is a `hatebm pretrain gan` run, or a generator-only run such as an import of the authors' SN-GAN (then
+    without "ddls") (its generator is "base", its discriminator drives "ddls": ``ddls_steps``
     steps of size ``ddls_eps``), ``hat`` a joint Hat EBM run on that same generator ("hat": its evaluation steps;
     "hat_K{k}" for each k of ``steps``, which may include 0). ``ref`` and ``ref_n`` mean what they mean in
     `hatebm fid calc` (a dataset spec, an .npz of images or a folder, at the samples' size; or a statistics .npz, or
@@ -154,7 +155,8 @@ def paired_comparison(
     Returns ``{method: {"steps", "fid", "kid", "kid_std" (when measured), "seconds", "passes": {"hat", "generator"},
     "z_move", "y_rms", "x_move", "images"}, "protocol": {...}}``. With ``out``, writes ``out/<method>.npz`` (uint8
     ``images``) and ``out/metrics.json`` (the same dict without the images, each entry naming its file)."""
-    from hatebm.checkpoint import resolve
+    from hatebm.checkpoint import net_names, resolve
+    from hatebm.config import GanConfig
     from hatebm.devices import resolve_device
     from hatebm.eval.common import save_npz, write_json
     from hatebm.eval.fid import compute_metrics
@@ -168,14 +170,17 @@ def paired_comparison(
     device = torch.device(resolve_device(device))
     gan_dir, hat_dir = resolve(gan), resolve(hat)
     base = load_model(gan_dir, device, method="generator", trust_generator=trust_generator)
-    ddls = load_model(gan_dir, device, method="ddls", trust_generator=trust_generator)
+    # a GAN run's generator without its discriminator (an imported released SN-GAN) is compared without DDLS; other
+    # runs are refused by load_model as before
+    skip = isinstance(base.config, GanConfig) and "discriminator" not in net_names(gan_dir)
+    ddls = None if skip else load_model(gan_dir, device, method="ddls", trust_generator=trust_generator)
     joint = load_model(hat_dir, device, trust_generator=trust_generator)
     check_pair(base, joint, str(gan), str(hat))
 
     with torch.no_grad():  # warm-up outside the timings (CUDA context, kernels)
         base.generator(torch.zeros(2, *base.latent_shape, device=device))
-    runs = [("base", base, 0, {}), ("ddls", ddls, ddls_steps, {"eps_z": ddls_eps}),
-            ("hat", joint, joint.sampler.steps, {})] + [(f"hat_K{k}", joint, k, {}) for k in sweep]
+    runs = [("base", base, 0, {})] + ([("ddls", ddls, ddls_steps, {"eps_z": ddls_eps})] if ddls else []) + \
+        [("hat", joint, joint.sampler.steps, {})] + [(f"hat_K{k}", joint, k, {}) for k in sweep]
     drawn: dict[tuple[str, int], tuple[np.ndarray, dict[str, Any]]] = {}
     for name, model, k, overrides in runs:
         key = ("hat" if model is joint else name, k)  # a sweep K equal to the eval steps is the same set
@@ -206,7 +211,8 @@ def paired_comparison(
         "n": n, "seed": seed, "batch_size": batch_size, "ref_n": ref_n,
         "ref": str(ref) if isinstance(ref, (str, os.PathLike)) else reference.name,
         "ddls": {"steps": ddls_steps, "eps_z": ddls_eps, "noise": ddls.sampler.noise,
-                 "energy": "U(z) = -D(G(z)) + ||z||^2 / 2"},
+                 "energy": "U(z) = -D(G(z)) + ||z||^2 / 2"} if ddls else
+                {"skipped": f"{gan_dir} holds no discriminator (an imported generator?)"},
         "hat_sampler": {"run": joint.config.KIND, "eval_steps": sampler["steps"],
                         **{k: v for k, v in sampler.items() if k not in ("steps", "record_every")}},
         "sweep": sweep, "paired": PAIRED, "cost": COST, "diagnostics": DIAGNOSTICS, "device": str(device),
