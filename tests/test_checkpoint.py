@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from hatebm import checkpoint as ckpt
-from hatebm.checkpoint_formats import NATIVE
+from hatebm.checkpoint import NATIVE
 
 
 def test_save_load_round_trip_and_pruning(tmp_path):
@@ -70,34 +70,11 @@ def test_checkpoint_schema_round_trip(tmp_path):
         assert all(torch.equal(a, b) for a, b in zip(got.bank, want.bank))
 
 
-def test_format_2_checkpoints_load_as_one_rank(tmp_path):
-    """A second-format checkpoint: one rank's RNG and bank without a rank prefix, one ``stream``."""
-    from hatebm.config import preset, to_dict
-
-    state = {"format": 2, "run": "tandem", "config": {k: v for k, v in to_dict(preset("tiny")).items() if k != "run"},
-             "data_info": {"height": 28, "width": 28, "channels": 1}, "optim_groups": {}, "stream": {"epoch": 2, "pos": 4},
-             "hat": NATIVE, "generator": {"spec": {"type": "hatebm"}, "latent_shape": [16], "sphere": False}}
-    tensors = {"hat.w": torch.ones(1), "rng.torch": torch.get_rng_state(), "bank.x": torch.ones(2, 1),
-               "bank.z": torch.zeros(2, 16)}
-    back = ckpt.load(ckpt.write_files(tmp_path, 5, tensors, state))
-    assert len(back.ranks) == 1 and back.ranks[0].stream == {"epoch": 2, "pos": 4}
-    assert torch.equal(back.ranks[0].bank[0], torch.ones(2, 1)) and set(back.nets) == {"hat"}
-
-
-def test_format_1_checkpoints_load_and_unknown_formats_are_refused(tmp_path):
-    """A state.json of the first format (runs told apart by ``kind``, one config class for tandem and joint runs)."""
-    from hatebm.config import TandemConfig, preset, to_dict
-
-    old = {k: v for k, v in to_dict(preset("tiny")).items() if k != "run"}
-    old.update(variant="tandem", generator={"source": None, "weights": None, "latent_shape": []}, y_prior_std=None,
-               z_prior=False)
-    state = {"kind": "tandem", "config": old, "data_info": {"height": 28, "width": 28, "channels": 1},
-             "optim_groups": {}, "stream": {"epoch": 0, "pos": 0}}
-    ckpt.write_files(tmp_path / "old", 4, {"hat.w": torch.ones(1), "generator.b": torch.ones(1)}, state)
-    back = ckpt.load(tmp_path / "old")
-    assert isinstance(back.config, TandemConfig) and back.config == preset("tiny") and back.hat == NATIVE
-    assert back.generator.spec["type"] == "hatebm" and back.generator.latent_shape == (16,)
-    assert not back.generator.sphere and back.step == 4
+def test_checkpoints_of_other_formats_are_refused(tmp_path):
+    """Only the current format is read (the first two were written by unreleased versions only)."""
     ckpt.write_files(tmp_path / "new", 1, {}, {"format": 99})
-    with pytest.raises(ValueError, match="checkpoint format 99"):
+    with pytest.raises(ValueError, match="checkpoint format 99, this hatebm reads format 3"):
         ckpt.load(tmp_path / "new")
+    ckpt.write_files(tmp_path / "old", 1, {}, {"kind": "tandem", "config": {}})
+    with pytest.raises(ValueError, match="records no checkpoint format"):
+        ckpt.load(tmp_path / "old")

@@ -43,3 +43,21 @@ def test_invalid_arguments():
         HatEBM(hat, gen, (4,), temperature=0)
     with pytest.raises(ValueError, match="y_prior_std"):
         HatEBM(hat, gen, (4,), y_prior_std=-1.0)
+
+
+def test_the_module_called_is_the_energy():
+    """HatEBM behaves like any module: ebm(y, z) is U(Y, Z), the same as ebm.energy(y, z), hooks included."""
+    import torch
+    from torch import nn
+
+    from hatebm import HatEBM
+
+    torch.manual_seed(0)
+    hat, gen = nn.Sequential(nn.Flatten(), nn.Linear(4, 1)), nn.Sequential(nn.Linear(2, 4), nn.Unflatten(1, (1, 2, 2)))
+    ebm = HatEBM(hat, gen, (2,), temperature=0.5, y_prior_std=2.0, z_prior=True)
+    y, z = torch.randn(3, 1, 2, 2), torch.randn(3, 2)
+    seen = []
+    ebm.register_forward_hook(lambda module, inputs, output: seen.append(output))
+    u = ebm(y, z)
+    expected = hat(gen(z) + y).squeeze(1) / 0.5 + y.flatten(1).pow(2).sum(1) / 8 + 0.5 * z.pow(2).sum(1)
+    assert torch.allclose(u, expected) and torch.equal(ebm.energy(y, z), u) and len(seen) == 2

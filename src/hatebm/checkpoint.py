@@ -24,9 +24,7 @@ Specs are ``{"type": "hatebm"}`` (a hatebm network; generators carry their ``mod
 ``{"type": "torchscript", "path": ...}``,
 ``{"type": "factory", "factory": "module:function"}`` or ``{"type": "custom", "class": "module.Class"}`` (a module
 passed to :func:`hatebm.train`, which must be passed again to load the run). The folder is written under a temporary
-name and renamed into place, so a crash never leaves a half-written checkpoint behind. Checkpoints of the first
-format (no ``format`` entry) and of the second (one rank's RNG and bank as ``rng.*`` and ``bank.*``, one ``stream``)
-are converted on reading by :mod:`hatebm.checkpoint_formats`.
+name and renamed into place, so a crash never leaves a half-written checkpoint behind.
 """
 from __future__ import annotations
 
@@ -45,11 +43,12 @@ from safetensors.torch import load_file
 from torch import Tensor
 
 from hatebm.config import RunConfig, from_dict, to_dict
-from hatebm.checkpoint_formats import FORMAT, from_format_1, from_format_2
 from hatebm.data import DataInfo
 from hatebm import tensorfile
 from hatebm.tensorfile import Lazy
 
+FORMAT = 3  # the schema version hatebm writes and reads
+NATIVE = {"type": "hatebm"}  # the spec of a hatebm network
 STATE, TENSORS, PREFIX, TMP = "state.json", "tensors.safetensors", "step_", ".tmp_"
 IMPORTED = "import-tf"  # the origin of checkpoints written by `hatebm import-tf`
 RANK_KEY = re.compile(r"rank\d+")
@@ -110,24 +109,17 @@ class Checkpoint:
 
     @classmethod
     def from_files(cls, tensors: dict[str, Tensor], state: dict[str, Any], where: str = "checkpoint") -> Checkpoint:
-        """Parse a checkpoint's tensors and state.json (either format); a state.json that is not a checkpoint's (not an
+        """Parse a checkpoint's tensors and state.json; a state.json that is not a checkpoint's (not an
         object, entries missing or of the wrong type, a config that does not validate) is one ValueError naming
         ``where``."""
         if not isinstance(state, dict):
             raise ValueError(f"{where}: {STATE} holds a JSON {type(state).__name__}, not a checkpoint's object; use "
                              "another checkpoint of the run")
-        try:
-            if "format" not in state:
-                state = from_format_1(state)
-            if state["format"] == 2:
-                tensors, state = from_format_2(tensors, state)
-        except (KeyError, TypeError, AttributeError) as err:
-            raise ValueError(f"{where}: {STATE} lacks or garbles {err}; use another checkpoint of the run") from None
-        except ValueError as err:
-            raise ValueError(f"{where}: {STATE}: {err}; use another checkpoint of the run") from None
+        if "format" not in state:
+            raise ValueError(f"{where}: {STATE} records no checkpoint format; use another checkpoint of the run")
         if state["format"] != FORMAT:
-            raise ValueError(f"{where} has checkpoint format {state['format']}, this hatebm reads format {FORMAT} "
-                             "(and 1, 2): upgrade hatebm to read it")
+            raise ValueError(f"{where} has checkpoint format {state['format']}, this hatebm reads format {FORMAT}: "
+                             "upgrade hatebm to read it")
         try:
             try:
                 config = from_dict({"run": state["run"], **state["config"]}).validate()

@@ -49,9 +49,13 @@ class HatEBM(nn.Module):
             u = u + 0.5 * z.flatten(1).pow(2).sum(1)
         return u
 
-    def energy(self, y: Tensor, z: Tensor) -> Tensor:
-        """U(Y, Z) per sample (eqs 4-5, 9)."""
+    def forward(self, y: Tensor, z: Tensor) -> Tensor:
+        """U(Y, Z) per sample (eqs 4-5, 9): ``ebm(y, z)``, as any module is called."""
         return self.energy_at(y, self.generator(z), z)
+
+    def energy(self, y: Tensor, z: Tensor) -> Tensor:
+        """U(Y, Z) per sample (eqs 4-5, 9); the same as calling the module, ``ebm(y, z)``."""
+        return self(y, z)
 
     def latent(self, n: int, device: torch.device | str | None = None) -> Tensor:
         """Draw ``n`` latents from the prior N(0, I)."""

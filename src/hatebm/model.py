@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from hatebm import checkpoint as ckpt
-from hatebm.checkpoint_formats import NATIVE
+from hatebm.checkpoint import NATIVE
 from hatebm.config import GanConfig, HatConfig, RunConfig
 from hatebm.config.checks import check_seed
 from hatebm.data import DataInfo, to_uint8

@@ -1,4 +1,5 @@
-"""The typed configuration of a run: one class per kind of run on a shared base, each knowing its trainer.
+"""The typed configuration of a run: one class per kind of run on a shared base (data only: which training procedure
+runs each kind is :data:`hatebm.train.TRAINERS`).
 
 - :class:`TandemConfig`: hat network and generator learned together (§3.4, conditional sampler §3.3).
 - :class:`JointConfig`: hat network on a frozen generator (§3.2, joint sampler, eqs 6-7), for refinement (§4.1) and
@@ -112,11 +113,6 @@ class RunConfig:
     rollback_lr: float = 0.5
     max_rollbacks: int = 3  # then a divergence stops the run
 
-    @staticmethod
-    def trainer() -> type:
-        """The :class:`hatebm.train.loop.TrainingRun` subclass that runs this config."""
-        raise NotImplementedError
-
     def validate(self) -> RunConfig:
         """Check every value's type and range (:mod:`hatebm.config.rules`) and the constraints between values;
         returns the config. Every failure is one ValueError naming the dotted key."""
@@ -195,12 +191,6 @@ class TandemConfig(HatConfig):
     gen_loss_weight: float = 1000.0  # lambda in lambda * mean((G(Z') - X')^2)
     gen_steps: int = 1  # generator Adam steps per iteration, each on its own B bank pairs (new pairs go to the first B)
 
-    @staticmethod
-    def trainer() -> type:
-        from hatebm.train.tandem import Tandem
-
-        return Tandem
-
     def chains(self, ebm: HatEBM, z: Tensor, settings: LangevinConfig, noise: Noise | None = None) -> SampleResult:
         return sample_conditional(ebm, z, settings, noise)
 
@@ -228,12 +218,6 @@ class JointConfig(HatConfig):
     # near -1 (0.0039) and the data noise sigma_data from the hat.
     amp: bool = False
     hat_init: str | None = None  # beyond the paper: start the hat at -D of this `hatebm pretrain gan` run (DDLS)
-
-    @staticmethod
-    def trainer() -> type:
-        from hatebm.train.joint import Joint
-
-        return Joint
 
     def chains(self, ebm: HatEBM, z: Tensor, settings: LangevinConfig, noise: Noise | None = None) -> SampleResult:
         return sample_joint(ebm, z, settings, noise)
@@ -279,12 +263,6 @@ class GanConfig(PretrainConfig):
     lr_disc: float = 2e-4
     n_dis: int = 5  # discriminator updates per generator update
 
-    @staticmethod
-    def trainer() -> type:
-        from hatebm.train.gan import GanRun
-
-        return GanRun
-
 
 
 @dataclass
@@ -298,12 +276,6 @@ class AutoencoderConfig(PretrainConfig):
     lr_enc: float = 2e-4
     loss_weight: float = 1000.0  # loss = loss_weight * mean((decoder(code) - x)^2)
     latent_noise: float = 2e-2  # std of the Gaussian noise added to the projected code while training
-
-    @staticmethod
-    def trainer() -> type:
-        from hatebm.train.autoencoder import AutoencoderRun
-
-        return AutoencoderRun
 
     def validate(self) -> AutoencoderConfig:
         super().validate()

@@ -25,8 +25,7 @@ import torch
 from torch import nn
 
 from hatebm import checkpoint as ckpt
-from hatebm.checkpoint import IMPORTED, Checkpoint, GeneratorSpec, RankState
-from hatebm.checkpoint_formats import NATIVE
+from hatebm.checkpoint import IMPORTED, NATIVE, Checkpoint, GeneratorSpec, RankState
 from hatebm.config import GanConfig, ModelConfig, RunConfig, override, preset
 from hatebm.data import DataInfo
 from hatebm.model import load_model

@@ -8,14 +8,22 @@ from pathlib import Path
 
 from torch import nn
 
-from hatebm.config import HatConfig, RunConfig
-from hatebm.model import Model
-from hatebm.train.loop import training_loop
+from hatebm.config import AutoencoderConfig, GanConfig, HatConfig, JointConfig, RunConfig, TandemConfig
 from hatebm.distributed import setup
+from hatebm.model import Model
+from hatebm.train.autoencoder import AutoencoderRun
+from hatebm.train.gan import GanRun
+from hatebm.train.joint import Joint
+from hatebm.train.loop import TrainingRun, training_loop
 from hatebm.train.stats import DivergenceError
 from hatebm.train.stream import UserData
+from hatebm.train.tandem import Tandem
 
-__all__ = ["DivergenceError", "train"]
+__all__ = ["DivergenceError", "TRAINERS", "train"]
+
+# the training procedure of each kind of run
+TRAINERS: dict[type[RunConfig], type[TrainingRun]] = {TandemConfig: Tandem, JointConfig: Joint, GanConfig: GanRun,
+                                                      AutoencoderConfig: AutoencoderRun}
 
 
 def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bool = True, *,
@@ -37,6 +45,6 @@ def train(config: RunConfig, out: str | Path, resume: bool = False, progress: bo
         raise ValueError(f"hat= and generator= apply to tandem and joint runs, not to {config.KIND} runs")
     env = setup(config.device)
     modules = {"hat": hat, "generator": generator} if isinstance(config, HatConfig) else {}
-    run = config.trainer()(config, env, data, **modules)
+    run = TRAINERS[type(config)](config, env, data, **modules)
     training_loop(run, out, env, resume, progress)
     return run.model()

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from hatebm.checkpoint_formats import NATIVE
+from hatebm.checkpoint import NATIVE
 from hatebm.config import HatConfig
 from hatebm.devices import compiled
 from hatebm.energy import HatEBM
