@@ -13,7 +13,11 @@ from hatebm.tf_import.layout import SUFFIX, Family, convert
 from hatebm.train.loss import generator_update, hat_update
 
 TOL = 1e-5  # states and losses
-TOL_GRAD = 5e-5  # parameter gradients: sums over batch and pixels, accumulated in another order by each library
+# parameter gradients: sums over batch and pixels, each library accumulating them in its own order. Against a float64
+# computation both float32 results are off by up to 4e-5 relative (measured), and hatebm's is within 5e-5 of
+# TensorFlow's on this project's CPU; the bound leaves room for another CPU's kernels while a wrong formula would be
+# off by far more.
+TOL_GRAD = 2e-4
 
 
 @pytest.fixture(scope="module")
