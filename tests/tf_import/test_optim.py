@@ -84,8 +84,9 @@ def test_two_updates_replayed(tf):
         path = family.tf_key(name)[: -len(SUFFIX)]
         assert rel_err(p, trained[name]) <= 1e-5, name
         assert rel_err(avg[name], convert(name, average[path])) <= 1e-5, name
-        assert rel_err(m[name], convert(name, their_m[path])) <= 5e-5, name
-        assert rel_err(v[name], convert(name, their_v[path])) <= 1e-4, name
+        # the moments are sums of gradients, as exact as those are (test_steps.TOL_GRAD; 1.3e-5 and 1.9e-5 here)
+        assert rel_err(m[name], convert(name, their_m[path])) <= 2e-4, name
+        assert rel_err(v[name], convert(name, their_v[path])) <= 2e-4, name
 
 
 def test_torch_adam_differs_only_where_gradients_are_tiny(tf):
