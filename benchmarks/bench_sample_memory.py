@@ -52,9 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.dir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         r = measure(args.n, args.steps, folder, args.pythonpath, args.batch_size)
-    print(f"hatebm sample of {r['n']} images at 128 px, batches of {r['batch_size']}: uint8 set {r['uint8_gb']:.3f} GB, "
-          "peak RSS "
-          f"{r['peak_rss_gb']:.3f} GB ({r['seconds']:.0f} s; a process importing hatebm: {r['base_rss_gb']:.3f} GB)")
+    print(f"hatebm sample of {r['n']} images at 128 px, batches of {r['batch_size']}: uint8 set "
+          f"{r['uint8_gb']:.3f} GB, peak RSS {r['peak_rss_gb']:.3f} GB ({r['seconds']:.0f} s; a process importing hatebm: {r['base_rss_gb']:.3f} GB)")
     print(f"target <= the set + 1 GiB = {r['target_gb']:.3f} GB: {'met' if r['meets'] else 'MISSED'}")
     print(json.dumps(r))
     return 0

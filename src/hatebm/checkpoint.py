@@ -305,8 +305,7 @@ def read_files(path: str | Path, nets: tuple[str, ...] | None = None) -> tuple[d
             tensors = {k: f.get_tensor(k) for k in f.keys() if k.partition(".")[0] in nets}
         return tensors, json.loads((folder / STATE).read_text())
     except Exception as err:  # safetensors raises its own error type for corrupt headers
-        raise ValueError(f"checkpoint {folder} is unreadable ({err}); use an earlier one from its checkpoints/ folder"
-                         ) from None
+        raise _unreadable(folder, err) from None
 
 
 def net_names(path: str | Path) -> set[str]:
@@ -316,9 +315,12 @@ def net_names(path: str | Path) -> set[str]:
         with safe_open(str(folder / TENSORS), framework="pt") as f:
             heads = {k.partition(".")[0] for k in f.keys()}
     except Exception as err:  # safetensors raises its own error type for corrupt headers
-        raise ValueError(f"checkpoint {folder} is unreadable ({err}); use an earlier one from its checkpoints/ folder"
-                         ) from None
+        raise _unreadable(folder, err) from None
     return {h for h in heads if h != "optim" and not RANK_KEY.fullmatch(h)}
+
+
+def _unreadable(folder: Path, err: Exception) -> ValueError:
+    return ValueError(f"checkpoint {folder} is unreadable ({err}); use an earlier one from its checkpoints/ folder")
 
 
 def subdict(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:

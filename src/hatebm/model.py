@@ -86,8 +86,8 @@ class Model:
         (``eps_z=...``) to the model's.
 
         With ``seed``, image i draws its latent and then its Langevin noise from the counter-based generator
-        :class:`hatebm.noise.ImageNoise` keyed by :func:`image_seed` (seed, i): the set does not depend on the batch size or on how ranks split it, and
-        ``start`` draws images start .. start + n - 1 of it (a rank's share). Without, torch's RNG is used."""
+        :class:`hatebm.noise.ImageNoise` keyed by :func:`image_seed` (seed, i): the set does not depend on the batch
+        size or on how ranks split it, and ``start`` draws images start .. start + n - 1 of it (a rank's share). Without, torch's RNG is used."""
         if n < 1 or batch_size < 1:
             raise ValueError(f"the number of samples and the batch size must be positive, got {n} and {batch_size}")
         if seed is not None:
@@ -161,8 +161,8 @@ def load_model(path: str | Path, device: str | torch.device = "auto", method: st
         raise ValueError(f"unknown sampling method {method!r}; choose one of {', '.join(METHODS)}")
     device = resolve_device(device)
     nets = SAMPLING_NETS[method]
-    if method == "hat":  # the averaged weights where the run kept them and ema, else the current ones: not both
-        nets = ("hat_ema" if ema and "hat_ema" in ckpt.net_names(path) else "hat", "generator")
+    if method == "hat" and ema and "hat_ema" in ckpt.net_names(path):  # the averaged weights in place of the current
+        nets = ("hat_ema", "generator")
     checkpoint = ckpt.load(path, nets=nets)  # no optimiser states, RNG or bank
     cfg = checkpoint.config
     named = None if generator is None else named_generator(generator)

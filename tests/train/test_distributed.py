@@ -37,7 +37,7 @@ def test_two_rank_run_resumes_bit_for_bit(tiny_npz, tmp_path):
     equals the uninterrupted run: every rank's RNG, bank shard and data position are restored, not rank 0's."""
     prepared = prepare(str(tiny_npz), tmp_path / "prepared", 28, progress=False)
     common = ["tiny", "data.name=prepared", f"data.root={prepared}", "data.size=28", "data.workers=1", "ckpt_every=5",
-              "keep_ckpts=0", "eval_samples=8", "--quiet"]  # 64 images, 4 per rank and step: step 9 starts the second epoch
+              "keep_ckpts=0", "eval_samples=8", "--quiet"]  # 64 images, 4 per rank and step: step 9 starts epoch 2
     torchrun("train", *common, "iters=10", "--out", str(tmp_path / "full"))
     torchrun("train", *common, "iters=5", "--out", str(tmp_path / "part"))
     torchrun("train", *common, "iters=10", "--out", str(tmp_path / "part"), "--resume")
@@ -58,12 +58,13 @@ def test_two_rank_run_resumes_bit_for_bit(tiny_npz, tmp_path):
 @needs_torchrun
 def test_sample_and_ood_under_torchrun_match_one_process(tiny_npz, tmp_path):
     """Each rank draws (scores) its share and rank 0 writes (samples assembled from the ranks' files, not sent through a
-    collective): the sample set does not depend on the number of ranks
-    or the batch size, and the OOD scores are those of one process. (-n, not --n: torchrun's parser takes --n for
+    collective): the sample set does not depend on the number of ranks or the batch size, and the OOD scores are those
+    of one process. (-n, not --n: torchrun's parser takes --n for
     an abbreviation of its own options.)"""
     run = tmp_path / "run"
-    assert cli.main(["train", "tiny", "data.name=npz", f"data.root={tiny_npz}", "iters=2", "eval_samples=0", "amp=false",
-                     "--quiet", "--out", str(run)]) == 0  # fp32 chains: bf16 kernels may round by batch size
+    # fp32 chains: bf16 kernels may round by batch size
+    assert cli.main(["train", "tiny", "data.name=npz", f"data.root={tiny_npz}", "iters=2", "eval_samples=0",
+                     "amp=false", "--quiet", "--out", str(run)]) == 0
     sample = ["sample", str(run), "-n", "7", "--steps", "2", "--seed", "3", "--device", "cpu", "--quiet"]
     torchrun(*sample, "--batch-size", "2", "--out", str(tmp_path / "two.npz"))
     assert cli.main([*sample, "--batch-size", "5", "--out", str(tmp_path / "one.npz")]) == 0

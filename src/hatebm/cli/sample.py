@@ -3,9 +3,9 @@ and a PNG grid. ``hat`` samples a Hat EBM with the sampler its run used (conditi
 ``ddls`` runs DDLS on a `hatebm pretrain gan` run, ``generator`` decodes Z ~ N(0, I) (sphere latents for autoencoders).
 
 Image i of the set comes from its own seed (--seed S: S·1,000,003 + i, mod 2³², keying the counter-based noise of
-:mod:`hatebm.noise`), so the set does not depend on --batch-size; under `torchrun --nproc_per_node=N -m hatebm.cli sample ...` each rank draws its share on its
-own GPU and writes its share beside --out, and rank 0 assembles the set from those files (no images travel through a
-collective) and writes it. Host memory: the uint8 set and one batch."""
+:mod:`hatebm.noise`), so the set does not depend on --batch-size; under `torchrun --nproc_per_node=N -m hatebm.cli
+sample ...` each rank draws its share on its own GPU and writes it beside --out, and rank 0 assembles the set from
+those files (no images travel through a collective) and writes it. Host memory: the uint8 set and one batch."""
 from __future__ import annotations
 
 import argparse

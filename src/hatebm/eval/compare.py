@@ -149,8 +149,8 @@ def paired_comparison(
     "hat_K{k}" for each k of ``steps``, which may include 0). ``ref`` and ``ref_n`` mean what they mean in
     `hatebm fid calc` (a dataset spec, an .npz of images or a folder, at the samples' size; or a statistics .npz, or
     a ``ReferenceStats``; errors name ``ref_n`` as ``ref_n_name``, the CLI's ``--ref-n``); ``weights``,
-    ``kid_subsets`` and ``kid_subset_size`` go to :func:`hatebm.eval.fid.compute_metrics`. ``trust_generator`` lets either run's generator be loaded from the
-    TorchScript file or factory its checkpoint records (see :func:`hatebm.model.load_model`; refused by default).
+    ``kid_subsets`` and ``kid_subset_size`` go to :func:`hatebm.eval.fid.compute_metrics`. ``trust_generator`` lets
+    either run's generator be loaded from the TorchScript file or factory its checkpoint records (see :func:`hatebm.model.load_model`; refused by default).
 
     Returns ``{method: {"steps", "fid", "kid", "kid_std" (when measured), "seconds", "passes": {"hat", "generator"},
     "z_move", "y_rms", "x_move", "images"}, "protocol": {...}}``. With ``out``, writes ``out/<method>.npz`` (uint8

@@ -140,8 +140,8 @@ RESUMABLE = ("iters", "device", "data.workers", "data.bad_images", "lr_*", "log_
              "generator.trust", "compile")
 """Config keys (fnmatch patterns) that may change when a run is resumed: its length and device, learning rates and
 their schedule, what is done with unreadable images, logging, figure and checkpoint cadence, end-of-run sampling, the
-divergence check and policy, whether a generator's recorded code is trusted, and whether the hat is compiled. Everything else shapes the training
-itself, so a change would make a different run than the checkpoint's."""
+divergence check and policy, whether a generator's recorded code is trusted, and whether the hat is compiled.
+Everything else shapes the training itself, so a change would make a different run than the checkpoint's."""
 
 
 def check_resume(saved: Checkpoint, cfg: RunConfig, out: Path) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +11,7 @@ from hatebm.config import HatConfig, RunConfig, to_dict
 from hatebm.data import DataInfo, to_uint8
 from hatebm.energy import HatEBM
 from hatebm.eval.figures import save_grid, save_path_figure, save_scatter
-from hatebm.model import Model
-from hatebm.precision import autocast
+from hatebm.model import Model, hat_model
 from hatebm.train.runtime import forked_rng
 
 
@@ -37,9 +35,8 @@ def write_figures(folder: Path | None, step: int, ebm: HatEBM, cfg: HatConfig, i
     with forked_rng(device):
         torch.manual_seed(step)
         every = max(1, cfg.sampler.steps // 8)
-        z = ebm.latent(n, device)
-        with autocast(device, cfg.amp):  # as the training chains (hatebm.precision)
-            res = cfg.chains(ebm, z, replace(cfg.sampler, record_every=every))
+        z = ebm.latent(n, device)  # the training sampler, in the precision of the run's chains (Model.sample)
+        res = hat_model(ebm, cfg, info).sample(z, steps=cfg.sampler.steps, record_every=every)
     if folder is None:
         return
     if cfg.model.arch == "mlp":

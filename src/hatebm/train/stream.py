@@ -143,8 +143,8 @@ class LoaderStream:
                                prefetch_factor=4 if workers else None, generator=torch.Generator().manual_seed(0)))
 
     def _unreadable(self, bad: list[Unreadable], count: bool = True) -> None:
-        """Stop with one line at an unreadable item, or leave it out (counted if ``count``) where ``data.bad_images=skip``
-        allows it."""
+        """Stop with one line at an unreadable item, or leave it out (counted if ``count``) where
+        ``data.bad_images=skip`` allows it."""
         for item in bad:
             if not (item.skippable and self.cfg.bad_images == "skip"):
                 hint = (" (then --resume continues the run from its newest checkpoint, if it has one), or set "
@@ -216,8 +216,8 @@ def _check_prepared_size(images: PreparedImages, data: DataConfig, model: ModelC
     m = images.manifest
     layout = " --layout short_side" if m["layout"] == "short_side" else ""
     key = "data.size" if data.size else "model.resolution"
-    raise ValueError(f"data.root={data.root} holds images prepared at {images.size}×{images.size}, but this run expects "
-                     f"{expected}×{expected} ({key}): prepare them at that size with `hatebm data prep {m['source']} "
+    raise ValueError(f"data.root={data.root} holds images prepared at {images.size}×{images.size}, but this run "
+                     f"expects {expected}×{expected} ({key}): prepare them at that size with `hatebm data prep {m['source']} "
                      f"--out DIR --size {expected}{layout}`, or set data.size={images.size} to fit these to the model "
                      f"with data.resize={data.resize}")
 
