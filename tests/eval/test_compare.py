@@ -132,6 +132,12 @@ def test_runs_that_do_not_pair_are_refused(runs, reference, tmp_path, tiny_run):
         paired_comparison(hat, hat, n=2, ref=str(reference.path), device="cpu", progress=False)
 
 
+def test_ref_n_with_statistics_is_refused_before_any_run_is_read(reference, tmp_path):
+    missing = tmp_path / "no_run"  # never opened: the reference is checked before the runs are loaded and sampled
+    with pytest.raises(ValueError, match="ref_n picks reference images, but .* holds statistics already: drop ref_n"):
+        paired_comparison(missing, missing, n=2, ref=str(reference.path), ref_n=10, device="cpu", progress=False)
+
+
 def test_cli_prints_the_table_and_writes(runs, tmp_path, monkeypatch, capsys, squares):
     gan, hat, _ = runs
     monkeypatch.setattr(inception, "inception_features", features)

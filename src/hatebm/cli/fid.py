@@ -86,13 +86,11 @@ def run_ref(args: argparse.Namespace) -> int:
 def run_calc(args: argparse.Namespace) -> int:
     from hatebm.eval.common import write_metrics
     from hatebm.eval.fid import compute_metrics, describe
-    from hatebm.eval.reference import ReferenceStats, is_statistics_file
+    from hatebm.eval.reference import ReferenceStats, statistics_reference
 
     if args.out:
         common.check_out(args.out)
-    statistics = is_statistics_file(args.ref)
-    if statistics and args.ref_n is not None:  # refused before any sample is drawn
-        raise ValueError(f"--ref-n picks reference images, but {args.ref} holds statistics already: drop --ref-n")
+    statistics = statistics_reference(args.ref, args.ref_n, "--ref-n")
     samples, source = common.samples_from_args(args)
     if samples is None:  # another rank of a torchrun job: it drew its share, rank 0 computes and writes
         return 0

@@ -21,8 +21,8 @@ from torch import Tensor, nn
 
 PAIRED = ("every method starts image i from the same latent Z0_i and draws its Langevin noise from the same "
           "per-image noise (hatebm.noise.ImageNoise), keyed image_seed(seed, i) = (seed * 1000003 + i) mod 2**32; "
-          "base is G(Z0), so the "
-          "methods differ only in how their chains move from G(Z0) (K = 0 gives the base images exactly)")
+          "base is G(Z0), so the methods differ only in how their chains move from G(Z0) (K = 0 gives the base "
+          "images exactly)")
 COST = ("seconds: wall time of sampling alone (perf_counter, CUDA synchronised; image conversion, diagnostics and "
         "Inception excluded); passes: forward calls per image of the hat network (DDLS: the critic -D) and of the "
         "generator, counted by forward hooks (backward passes through them are not counted)")
@@ -117,17 +117,15 @@ def check_pair(base, hat, gan: str, hat_path: str) -> None:
 def load_reference(ref: Any, ref_n: int | None, size: int, weights: Any, progress: bool, device: Any,
                    ref_n_name: str = "ref_n"):
     """Reference statistics as `hatebm fid calc --ref` reads them: a statistics .npz, or images (a dataset spec, an
-    .npz of images, a folder) brought to the samples' size; a ``ReferenceStats`` as it is. Errors name ``ref_n`` as
-    ``ref_n_name``."""
+    .npz of images, a folder) brought to the samples' size; a ``ReferenceStats`` as it is (``ref_n`` with a
+    statistics file is refused before sampling, by :func:`hatebm.eval.reference.statistics_reference`). Errors name
+    ``ref_n`` as ``ref_n_name``."""
     from hatebm.data.registry import parse_spec
     from hatebm.eval.reference import ReferenceStats, is_statistics_file, reference_stats
 
     if isinstance(ref, ReferenceStats):
         return ref
     if is_statistics_file(ref):
-        if ref_n is not None:
-            raise ValueError(f"{ref_n_name} picks reference images, but {ref} holds statistics already: drop "
-                             f"{ref_n_name}")
         return ReferenceStats.load(ref)
     name, split, root = parse_spec(str(ref))
     return reference_stats(name, split, ref_n, root=root, size=size, weights=weights, progress=progress, device=device,
@@ -143,14 +141,15 @@ def paired_comparison(
 ) -> dict[str, Any]:
     """Base generator, DDLS and the Hat EBM, paired (see the module docstring), with FID, KID, cost and diagnostics.
 
-    ``gan`` is a `hatebm pretrain gan` run, or a generator-only run such as an import of the authors' SN-GAN (then
-    without "ddls") (its generator is "base", its discriminator drives "ddls": ``ddls_steps``
-    steps of size ``ddls_eps``), ``hat`` a joint Hat EBM run on that same generator ("hat": its evaluation steps;
+    ``gan`` is a `hatebm pretrain gan` run (its generator is "base", its discriminator drives "ddls": ``ddls_steps``
+    steps of size ``ddls_eps``), or a generator-only run such as an import of the authors' SN-GAN (compared without
+    "ddls"); ``hat`` is a joint Hat EBM run on that same generator ("hat": its evaluation steps;
     "hat_K{k}" for each k of ``steps``, which may include 0). ``ref`` and ``ref_n`` mean what they mean in
     `hatebm fid calc` (a dataset spec, an .npz of images or a folder, at the samples' size; or a statistics .npz, or
     a ``ReferenceStats``; errors name ``ref_n`` as ``ref_n_name``, the CLI's ``--ref-n``); ``weights``,
     ``kid_subsets`` and ``kid_subset_size`` go to :func:`hatebm.eval.fid.compute_metrics`. ``trust_generator`` lets
-    either run's generator be loaded from the TorchScript file or factory its checkpoint records (see :func:`hatebm.model.load_model`; refused by default).
+    either run's generator be loaded from the TorchScript file or factory its checkpoint records (see
+    :func:`hatebm.model.load_model`; refused by default).
 
     Returns ``{method: {"steps", "fid", "kid", "kid_std" (when measured), "seconds", "passes": {"hat", "generator"},
     "z_move", "y_rms", "x_move", "images"}, "protocol": {...}}``. With ``out``, writes ``out/<method>.npz`` (uint8
@@ -160,6 +159,7 @@ def paired_comparison(
     from hatebm.devices import resolve_device
     from hatebm.eval.common import save_npz, write_json
     from hatebm.eval.fid import compute_metrics
+    from hatebm.eval.reference import statistics_reference
     from hatebm.model import load_model
 
     sweep = list(dict.fromkeys(int(k) for k in (steps or ())))
@@ -167,6 +167,7 @@ def paired_comparison(
         raise ValueError(f"Langevin steps must be >= 0, got steps={sweep} and ddls_steps={ddls_steps}")
     if n < 2:
         raise ValueError(f"FID and KID need at least 2 samples, got n={n}")
+    statistics_reference(ref, ref_n, ref_n_name)
     device = torch.device(resolve_device(device))
     gan_dir, hat_dir = resolve(gan), resolve(hat)
     base = load_model(gan_dir, device, method="generator", trust_generator=trust_generator)

@@ -143,6 +143,16 @@ def is_statistics_file(path: str | os.PathLike) -> bool:
         return True
 
 
+def statistics_reference(ref: Any, ref_n: int | None, n_name: str = "ref_n") -> bool:
+    """Whether the reference ``ref`` is a statistics file (:func:`is_statistics_file`); one ValueError if ``ref_n``,
+    which picks reference images, comes with one (checked before any sample is drawn). Errors name ``ref_n`` as
+    ``n_name`` (the CLI's ``--ref-n``)."""
+    statistics = isinstance(ref, (str, os.PathLike)) and is_statistics_file(ref)
+    if statistics and ref_n is not None:
+        raise ValueError(f"{n_name} picks reference images, but {ref} holds statistics already: drop {n_name}")
+    return statistics
+
+
 def reference_name(protocol: dict[str, Any]) -> str:
     """Cache file stem: readable dataset, split, selection, shape and resize, then a hash of the whole protocol
     (so a change in any choice, weights or data gives a new name)."""
