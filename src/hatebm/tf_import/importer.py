@@ -36,6 +36,7 @@ from hatebm.tf_import.experiments import PROTOCOLS, Experiment, ema_halflife, ex
 from hatebm.tf_import.layout import Family, convert, converted_shape, step_of, widths
 from hatebm.tf_import.optim import AdamState, read_optimizer
 from hatebm.train.outputs import write_config
+from hatebm.train.runtime import rank_seed
 
 Tensors = dict[str, "torch.Tensor | Lazy"]
 
@@ -144,7 +145,7 @@ def _ranks(cfg: RunConfig, ranks: int, bank: tuple[np.ndarray, np.ndarray] | Non
         raise ValueError(f"--bank holds {len(bank[0])} pairs, which {ranks} ranks cannot share evenly")
     states = []
     for r in range(ranks):
-        rng = torch.Generator().manual_seed(cfg.seed * 1000 + r).get_state()
+        rng = torch.Generator().manual_seed(rank_seed(cfg.seed, r)).get_state()
         shard = None
         if bank is not None:
             (x, z), k = bank, len(bank[0]) // ranks

@@ -20,7 +20,7 @@ from hatebm.distributed import Dist, any_rank, gather
 from hatebm.generators import load_weights
 from hatebm.model import Model
 from hatebm.train.outputs import write_config
-from hatebm.train.runtime import rng_state, set_rng_state
+from hatebm.train.runtime import rank_seed, rng_state, set_rng_state
 from hatebm.train.signals import StopSignals, Stopped
 from hatebm.train.stats import DivergenceError, StatsLog, check_finite
 from hatebm.train.stream import Stream, UserData, open_stream
@@ -49,7 +49,7 @@ class TrainingRun:
             raise ValueError(f"batch_size={cfg.batch_size} is global and split evenly over the {env.world} ranks: "
                              f"pass a multiple of {env.world}")
         self.cfg, self.env, self.step, self.batch = cfg, env, 0, cfg.batch_size // env.world
-        torch.manual_seed(cfg.seed * 1000 + env.rank)
+        torch.manual_seed(rank_seed(cfg.seed, env.rank))
         self.stream, self.info = open_stream(cfg.data, cfg.model, self.batch, cfg.seed, env.rank, env.world,
                                              env.device, data)
 

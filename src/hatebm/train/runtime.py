@@ -31,6 +31,11 @@ def wrap_ddp(net: nn.Module, env: Dist) -> nn.Module:
     return nn.parallel.DistributedDataParallel(net, device_ids=ids, **NO_BUFFER_SYNC)
 
 
+def rank_seed(seed: int, rank: int) -> int:
+    """The torch seed rank ``rank`` of a run seeded ``seed`` starts from (each rank its own stream)."""
+    return seed * 1000 + rank
+
+
 def rng_state(device: torch.device) -> dict[str, Tensor]:
     """The RNG states a rank's run draws from: the CPU generator and, on a GPU, its device's."""
     out = {"rng.torch": torch.get_rng_state()}
