@@ -87,7 +87,8 @@ class Model:
 
         With ``seed``, image i draws its latent and then its Langevin noise from the counter-based generator
         :class:`hatebm.noise.ImageNoise` keyed by :func:`image_seed` (seed, i): the set does not depend on the batch
-        size or on how ranks split it, and ``start`` draws images start .. start + n - 1 of it (a rank's share). Without, torch's RNG is used."""
+        size or on how ranks split it, and ``start`` draws images start .. start + n - 1 of it (a rank's share).
+        Without, torch's RNG is used."""
         if n < 1 or batch_size < 1:
             raise ValueError(f"the number of samples and the batch size must be positive, got {n} and {batch_size}")
         if seed is not None:

@@ -217,8 +217,8 @@ def _check_prepared_size(images: PreparedImages, data: DataConfig, model: ModelC
     layout = " --layout short_side" if m["layout"] == "short_side" else ""
     key = "data.size" if data.size else "model.resolution"
     raise ValueError(f"data.root={data.root} holds images prepared at {images.size}×{images.size}, but this run "
-                     f"expects {expected}×{expected} ({key}): prepare them at that size with `hatebm data prep {m['source']} "
-                     f"--out DIR --size {expected}{layout}`, or set data.size={images.size} to fit these to the model "
+                     f"expects {expected}×{expected} ({key}): prepare them at that size with `hatebm data prep "
+                     f"{m['source']} --out DIR --size {expected}{layout}`, or set data.size={images.size} to fit these to the model "
                      f"with data.resize={data.resize}")
 
 
