@@ -96,6 +96,17 @@ def _refine_fashion_cpu() -> JointConfig:
                        image_every=100, ckpt_every=100, eval_samples=1000)
 
 
+def _refine_toy_cpu() -> JointConfig:
+    """Refinement of a `gan_toy_cpu` MLP SN-GAN on 2-D data (`benchmarks/toy_table1.py`) in the paper's form: Y
+    active but small against the modes' std 0.1, T < 1 (noise small against the drift), hat trained from scratch,
+    no prior on Z. Pass generator.source=GAN_RUN (and data.name to match the GAN's truth)."""
+    return JointConfig(data=DataConfig(name="gmm8", noise=0.0),
+                       model=ModelConfig(arch="mlp", latent_dim=2, channels=2, out_scale=1.0, mlp_act="relu"),
+                       sampler=LangevinConfig(steps=25, eps_y=5e-4, eps_z=0.05, max_drift_y=None), eval_steps=25,
+                       temperature=1e-3, lr_hat=3e-5, iters=300, batch_size=256, log_every=10, image_every=300,
+                       ckpt_every=300, eval_samples=2000)
+
+
 def _joint_tiny() -> JointConfig:
     return JointConfig(data=DataConfig(name="fashion_mnist"),
                        model=ModelConfig(resolution=32, channels=1, hat_width=8),
@@ -140,6 +151,7 @@ PRESETS: dict[str, Callable[[], RunConfig]] = {
     "fashion_mnist_refine_cpu": _refine_fashion_cpu,
     "fashion_mnist_retrofit_cpu": lambda: _joint_fashion_cpu(LangevinConfig(
         steps=20, eps_y=5e-4, eps_z=5e-4, max_drift_y=2.5), eval_steps=30, noise=1e-2, y_prior_std=0.1, amp=True),
+    "toy_refine_cpu": _refine_toy_cpu,
     "joint_tiny": _joint_tiny,
     # Base generators for the joint runs (`hatebm pretrain gan|ae PRESET`). GAN settings follow Mimicry's SN-GAN
     # (n_dis 5, Adam 2e-4, betas (0, 0.9), batch 64, 100k generator steps); the autoencoder the authors' cifar10_ae.
@@ -155,6 +167,10 @@ PRESETS: dict[str, Callable[[], RunConfig]] = {
     "ae_fashion_mnist_cpu": lambda: _pretrain_fashion_cpu(AutoencoderConfig, model=ModelConfig(
         resolution=32, channels=1, gen_width=32, hat_width=32, latent_shape=[1, 8, 8], out_scale=2.0), iters=2000,
         lr_gen=3e-4, lr_enc=3e-4, betas=[0.9, 0.999]),
+    "gan_toy_cpu": lambda: GanConfig(data=DataConfig(name="gmm8", noise=0.0), model=ModelConfig(
+        arch="mlp", latent_dim=2, channels=2, out_scale=1.0, mlp_act="relu"), iters=800, batch_size=256, n_dis=1,
+        lr_gen=1e-3, lr_disc=1e-3, betas=[0.5, 0.9], log_every=50, image_every=400, ckpt_every=800,
+        eval_samples=2000),
     "gan_tiny": lambda: _pretrain_tiny(GanConfig, model={"out_scale": 1.0}, n_dis=2),
     "ae_tiny": lambda: _pretrain_tiny(AutoencoderConfig, model={"latent_shape": [1, 8, 8]}, betas=[0.9, 0.999]),
 }

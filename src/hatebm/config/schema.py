@@ -44,6 +44,7 @@ class ModelConfig:
     out_scale: float = 2.0  # generator output is tanh * out_scale
     mlp_hidden: int = 128
     mlp_depth: int = 3
+    mlp_act: Literal["silu", "relu"] = "silu"  # MLP hat and critic activation (an SN critic trains with ReLU only)
 
 
 @dataclass
@@ -247,7 +248,7 @@ class PretrainConfig(RunConfig):
 
     def validate(self) -> PretrainConfig:
         super().validate()
-        if self.model.arch != "sngan":
+        if self.model.arch != "sngan" and self.KIND != "gan":
             raise ValueError(f"{self.KIND} pretraining builds SN-GAN-family image networks: model.arch must be sngan")
         return self
 

@@ -16,6 +16,10 @@ class ToyDistribution(ABC):
     @abstractmethod
     def log_prob(self, x: torch.Tensor) -> torch.Tensor: ...
 
+    @abstractmethod
+    def mode_distances(self, x: torch.Tensor) -> torch.Tensor:
+        """[n, K]: the distance of each point of x [n, 2] to each of the K equal-weight modes."""
+
 
 def _device(generator: torch.Generator | None) -> torch.device:
     return generator.device if generator is not None else torch.device("cpu")
@@ -38,6 +42,9 @@ class GaussianMixture(ToyDistribution):
         sq = (x.unsqueeze(-2) - means).square().sum(-1)  # [..., K]
         log_norm = math.log(2 * math.pi * self.std**2) + math.log(len(means))
         return torch.logsumexp(-sq / (2 * self.std**2), dim=-1) - log_norm
+
+    def mode_distances(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cdist(x.double(), self.means.to(x.device))
 
 
 class Rings(ToyDistribution):
@@ -82,6 +89,9 @@ class Rings(ToyDistribution):
         r = x.norm(dim=-1, keepdim=True)  # [..., 1]
         comp = -((r - radii) ** 2) / (2 * self.std**2) - log_z  # [..., K]
         return torch.logsumexp(comp, dim=-1) - math.log(len(radii))
+
+    def mode_distances(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.double().norm(dim=-1, keepdim=True) - self.radii.to(x.device)).abs()
 
 
 def _circle(k: int, radius: float) -> torch.Tensor:

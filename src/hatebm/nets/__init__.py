@@ -9,19 +9,19 @@ from torch import nn
 from hatebm.nets.autoencoder import Decoder, Encoder, project_sphere
 from hatebm.nets.discriminator import Discriminator, sngan_discriminator
 from hatebm.nets.sngan import FixedBatchNorm2d, Generator, HatNet, sngan_generator, sngan_hat
-from hatebm.nets.toy import MLPGenerator, MLPHat
+from hatebm.nets.toy import MLPCritic, MLPGenerator, MLPHat, load_negated_mlp
 
 if TYPE_CHECKING:
     from hatebm.config import ModelConfig
 
-__all__ = ["Decoder", "Discriminator", "Encoder", "FixedBatchNorm2d", "Generator", "HatNet", "MLPGenerator", "MLPHat",
-           "build_discriminator", "build_encoder", "build_generator", "build_hat", "latent_shape", "project_sphere",
-           "sngan_discriminator", "sngan_generator", "sngan_hat"]
+__all__ = ["Decoder", "Discriminator", "Encoder", "FixedBatchNorm2d", "Generator", "HatNet", "MLPCritic", "MLPGenerator",
+           "MLPHat", "build_discriminator", "build_encoder", "build_generator", "build_hat", "latent_shape",
+           "load_negated_mlp", "project_sphere", "sngan_discriminator", "sngan_generator", "sngan_hat"]
 
 
 def build_hat(cfg: ModelConfig) -> nn.Module:
     if cfg.arch == "mlp":
-        return MLPHat(cfg.channels, cfg.mlp_hidden, cfg.mlp_depth)
+        return MLPHat(cfg.channels, cfg.mlp_hidden, cfg.mlp_depth, cfg.mlp_act)
     return sngan_hat(cfg.resolution, cfg.hat_width, cfg.channels, cfg.hat_act)
 
 
@@ -34,8 +34,10 @@ def build_generator(cfg: ModelConfig) -> nn.Module:
     return sngan_generator(cfg.resolution, cfg.gen_width, cfg.channels, cfg.latent_dim, cfg.out_scale)
 
 
-def build_discriminator(cfg: ModelConfig) -> Discriminator:
-    """The SN-GAN discriminator (spectral norm) of width ``cfg.hat_width``."""
+def build_discriminator(cfg: ModelConfig) -> nn.Module:
+    """The SN-GAN discriminator (spectral norm) of width ``cfg.hat_width``, or the MLP critic of a 2-D model."""
+    if cfg.arch == "mlp":
+        return MLPCritic(cfg.channels, cfg.mlp_hidden, cfg.mlp_depth, cfg.mlp_act)
     return sngan_discriminator(cfg.resolution, cfg.hat_width, cfg.channels)
 
 

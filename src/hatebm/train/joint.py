@@ -21,7 +21,7 @@ from hatebm.checkpoint import GeneratorSpec
 from hatebm.config import GanConfig, JointConfig
 from hatebm.distributed import Dist
 from hatebm.generators import check_generator, custom_generator, load_generator, load_weights
-from hatebm.nets import build_discriminator
+from hatebm.nets import build_discriminator, load_negated_mlp
 from hatebm.nets.discriminator import load_negated
 from hatebm.sampling import mean_norm
 from hatebm.train.hatrun import HatRun
@@ -39,13 +39,22 @@ def negated_discriminator(hat: nn.Module, cfg: JointConfig) -> None:
     if not isinstance(saved.config, GanConfig):
         raise ValueError(f"hat_init={cfg.hat_init} is a {saved.config.KIND} run; pass a run of `hatebm pretrain gan`")
     gan, ours = saved.config.model, cfg.model
+    disc = build_discriminator(gan).to(next(hat.parameters()).device)
+    load_weights(disc, saved.nets.get("discriminator", {}), f"hat_init={cfg.hat_init}", "discriminator")
+    if gan.arch == "mlp" or ours.arch == "mlp":
+        layout = lambda m: (m.arch, m.channels, m.mlp_hidden, m.mlp_depth, m.mlp_act)  # noqa: E731
+        if layout(gan) != layout(ours):
+            raise ValueError(f"hat_init={cfg.hat_init}: its critic is a {gan.arch} network on {gan.channels} "
+                             f"dimension(s) (mlp_hidden {gan.mlp_hidden}, mlp_depth {gan.mlp_depth}, mlp_act "
+                             f"{gan.mlp_act}); set model.arch, model.channels, model.mlp_hidden, model.mlp_depth and "
+                             "model.mlp_act to match")
+        load_negated_mlp(hat, disc)
+        return
     if (gan.resolution, gan.channels, gan.hat_width) != (ours.resolution, ours.channels, ours.hat_width) or \
             ours.hat_act != "relu":
         raise ValueError(f"hat_init={cfg.hat_init}: its discriminator is {gan.resolution} px, {gan.channels} channel(s), "
                          f"width {gan.hat_width} with ReLU; set model.resolution, model.channels, model.hat_width and "
                          "model.hat_act=relu to match")
-    disc = build_discriminator(gan).to(next(hat.parameters()).device)
-    load_weights(disc, saved.nets.get("discriminator", {}), f"hat_init={cfg.hat_init}", "discriminator")
     load_negated(hat, disc, ours.resolution)
 
 
