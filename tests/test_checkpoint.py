@@ -53,27 +53,35 @@ def test_checkpoint_schema_round_trip(tmp_path):
     from hatebm.config import preset
     from hatebm.data import DataInfo
 
-    ranks = [RankState({"epoch": 1, "pos": 8}, {"rng.torch": torch.get_rng_state()}, (torch.zeros(4, 1), torch.ones(4, 16))),
-             RankState({"epoch": 1, "pos": 12}, {"rng.torch": torch.zeros(3, dtype=torch.uint8)},
-                       (torch.ones(4, 1), torch.zeros(4, 16)))]
+    ranks = {0: RankState({"epoch": 1, "pos": 8}, {"rng.torch": torch.get_rng_state()},
+                          (torch.zeros(4, 1), torch.ones(4, 16))),
+             1: RankState({"epoch": 1, "pos": 12, "skipped": 2}, {"rng.torch": torch.zeros(3, dtype=torch.uint8)},
+                          (torch.ones(4, 1), torch.zeros(4, 16)))}
     saved = Checkpoint(3, preset("tiny"), DataInfo(28, 28, 1), GeneratorSpec({"type": "hatebm", "model": {}}, (16,)),
                        NATIVE, {"hat": {"w": torch.ones(2)}, "generator": {"b": torch.zeros(1)}},
-                       {"hat": ({"0.step": torch.tensor(1.0)}, [{"lr": 0.1, "params": [0]}])}, ranks)
-    back = ckpt.load(ckpt.save(tmp_path, saved))
+                       {"hat": ({"0.step": torch.tensor(1.0)}, [{"lr": 0.1, "params": [0]}])}, ranks, world=2)
+    folder = ckpt.save(tmp_path, saved)
+    assert sorted(p.name for p in folder.iterdir()) == ["rank0.safetensors", "rank1.safetensors", "state.json",
+                                                        "tensors.safetensors"]
+    back = ckpt.load(folder)
     assert back.step == 3 and back.config == saved.config and back.data_info == saved.data_info
     assert back.generator == saved.generator and back.hat == NATIVE
     assert torch.equal(back.nets["hat"]["w"], torch.ones(2)) and set(back.nets) == {"hat", "generator"}
     assert back.optimizers["hat"][1] == [{"lr": 0.1, "params": [0]}]
-    assert [r.stream for r in back.ranks] == [r.stream for r in ranks]  # every rank's own state, in rank order
-    for got, want in zip(back.ranks, ranks):
-        assert torch.equal(got.rng["rng.torch"], want.rng["rng.torch"])
+    assert back.world == 2 and sorted(back.ranks) == [0, 1]
+    for r, want in ranks.items():  # every rank's own state, from its own file
+        got = back.ranks[r]
+        assert got.stream == want.stream and torch.equal(got.rng["rng.torch"], want.rng["rng.torch"])
         assert all(torch.equal(a, b) for a, b in zip(got.bank, want.bank))
+    one = ckpt.load(folder, rank=1)  # what rank 1 of a job resumes from: the shared files and its own
+    assert list(one.ranks) == [1] and torch.equal(one.ranks[1].bank[0], torch.ones(4, 1))
+    assert ckpt.load(folder, nets=("hat",)).ranks == {}  # sampling reads no rank file
 
 
 def test_checkpoints_of_other_formats_are_refused(tmp_path):
     """Only the current format is read (the first two were written by unreleased versions only)."""
     ckpt.write_files(tmp_path / "new", 1, {}, {"format": 99})
-    with pytest.raises(ValueError, match="checkpoint format 99, this hatebm reads format 3"):
+    with pytest.raises(ValueError, match="checkpoint format 99, this hatebm reads format 4: upgrade"):
         ckpt.load(tmp_path / "new")
     ckpt.write_files(tmp_path / "old", 1, {}, {"kind": "tandem", "config": {}})
     with pytest.raises(ValueError, match="records no checkpoint format"):
