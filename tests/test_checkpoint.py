@@ -79,10 +79,79 @@ def test_checkpoint_schema_round_trip(tmp_path):
 
 
 def test_checkpoints_of_other_formats_are_refused(tmp_path):
-    """Only the current format is read (the first two were written by unreleased versions only)."""
+    """Only the current format is read (the first three were written by unreleased versions only)."""
     ckpt.write_files(tmp_path / "new", 1, {}, {"format": 99})
     with pytest.raises(ValueError, match="checkpoint format 99, this hatebm reads format 4: upgrade"):
         ckpt.load(tmp_path / "new")
+    ckpt.write_files(tmp_path / "three", 1, {}, {"format": 3})  # every rank's state in the shared file
+    with pytest.raises(ValueError, match="checkpoint format 3, this hatebm reads format 4: read it with the hatebm"):
+        ckpt.load(tmp_path / "three")
     ckpt.write_files(tmp_path / "old", 1, {}, {"kind": "tandem", "config": {}})
     with pytest.raises(ValueError, match="records no checkpoint format"):
         ckpt.load(tmp_path / "old")
+
+
+def test_rank_files_are_written_beside_the_shared_ones_and_pruned_with_them(tmp_path):
+    for step in (1, 2, 3):
+        ranks = {r: {"x": torch.full((2,), 10.0 * step + r)} for r in (0, 1)}
+        ckpt.write_files(tmp_path, step, {"a": torch.zeros(1)}, {"note": step}, ranks, keep=2)
+    root = tmp_path / "checkpoints"
+    assert sorted(p.name for p in root.iterdir()) == ["step_00000002", "step_00000003"]  # step 1 gone whole
+    newest = root / "step_00000003"
+    assert sorted(p.name for p in newest.iterdir()) == ["rank0.safetensors", "rank1.safetensors", "state.json",
+                                                        "tensors.safetensors"]
+    assert torch.equal(ckpt.read_rank(newest, 1)["x"], torch.full((2,), 31.0))
+
+
+def test_a_failed_rank_file_write_leaves_nothing(tmp_path):
+    import errno
+
+    from hatebm.tensorfile import Lazy
+
+    def full_disk():
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    first = ckpt.write_files(tmp_path, 1, {"a": torch.zeros(1)}, {}, {0: {"x": torch.zeros(2)}})
+    with pytest.raises(OSError, match="No space left on device.*newest intact one is .*step_00000001"):
+        ckpt.write_files(tmp_path, 2, {"a": torch.zeros(1)}, {}, {0: {"x": Lazy(torch.float32, (2,), full_disk)}})
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == [first.name]  # no temporary folder left
+
+
+def test_an_interrupted_write_of_rank_files_is_removed(tmp_path):
+    broken = tmp_path / "checkpoints" / ".tmp_step_00000004_999999999"  # killed after its rank files, before the rest
+    broken.mkdir(parents=True)
+    (broken / "rank0.safetensors").write_bytes(b"partial")
+    assert ckpt.list_checkpoints(tmp_path) == [] and ckpt.remove_stale(tmp_path) == [broken]
+    assert not broken.exists()
+
+
+def test_save_refuses_a_checkpoint_without_each_rank_state(tmp_path):
+    from hatebm.checkpoint import Checkpoint, GeneratorSpec, RankState
+    from hatebm.config import preset
+    from hatebm.data import DataInfo
+
+    one = RankState({"epoch": 0, "pos": 0}, {"rng.torch": torch.get_rng_state()})
+    saved = Checkpoint(1, preset("tiny"), DataInfo(28, 28, 1), GeneratorSpec(NATIVE, (16,)), NATIVE, {}, {}, {0: one},
+                       world=2)
+    with pytest.raises(ValueError, match="holds the states of ranks \\[0\\], not \\[0, 1\\]"):
+        ckpt.save(tmp_path, saved)
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_load_model_reads_no_rank_file(tmp_path):
+    """Sampling needs the shared weights alone: with its rank files deleted, a 2-rank checkpoint still loads and
+    samples, while a resume (a full load) names the file it lacks."""
+    from pathlib import Path
+
+    from hatebm import load_model
+    from hatebm.tf_import import import_tf
+
+    fixtures = Path(__file__).parent / "fixtures" / "tf_reference"
+    folder = import_tf("cifar10_synth", tmp_path / "run", ebm=fixtures / "hat32.ckpt", gen=fixtures / "gen32.ckpt",
+                       bank=fixtures / "persistent.npy", bank_z=fixtures / "persistent_z.npy", ranks=2,
+                       overrides=["batch_size=4"], load=False)
+    for r in (0, 1):
+        (folder / f"rank{r}.safetensors").unlink()
+    assert load_model(tmp_path / "run", "cpu").sample(2, steps=1).x.shape == (2, 3, 32, 32)
+    with pytest.raises(ValueError, match="lacks rank0.safetensors"):
+        ckpt.load(tmp_path / "run")
