@@ -1,4 +1,4 @@
-"""Atomic checkpoints."""
+"""Checkpoints: the schema, saving and loading (the files of a checkpoint folder: test_checkpoint_files.py)."""
 import json
 
 import pytest
@@ -6,32 +6,6 @@ import torch
 
 from hatebm import checkpoint as ckpt
 from hatebm.checkpoint import NATIVE
-
-
-def test_save_load_round_trip_and_pruning(tmp_path):
-    for step in (1, 2, 3):
-        ckpt.write_files(tmp_path, step, {"a": torch.full((2,), float(step))}, {"note": step}, keep=2)
-    found = ckpt.list_checkpoints(tmp_path)
-    assert [p.name for p in found] == ["step_00000002", "step_00000003"]
-    tensors, state = ckpt.read_files(tmp_path)
-    assert state["step"] == 3 and state["note"] == 3 and torch.equal(tensors["a"], torch.full((2,), 3.0))
-
-
-def test_interrupted_write_is_ignored(tmp_path):
-    ckpt.write_files(tmp_path, 5, {"a": torch.zeros(1)}, {})
-    broken = tmp_path / "checkpoints" / ".tmp_step_00000010_123"  # what a crash mid-write leaves
-    broken.mkdir()
-    (broken / "state.json").write_text("{")
-    assert ckpt.resolve(tmp_path).name == "step_00000005"
-
-
-def test_missing_and_corrupt(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        ckpt.read_files(tmp_path)
-    path = ckpt.write_files(tmp_path, 1, {"a": torch.zeros(1)}, {})
-    (path / "tensors.safetensors").write_bytes(b"garbage")
-    with pytest.raises(ValueError, match="unreadable"):
-        ckpt.read_files(path)
 
 
 def test_optimizer_state_round_trip():
@@ -89,40 +63,6 @@ def test_checkpoints_of_other_formats_are_refused(tmp_path):
     ckpt.write_files(tmp_path / "old", 1, {}, {"kind": "tandem", "config": {}})
     with pytest.raises(ValueError, match="records no checkpoint format"):
         ckpt.load(tmp_path / "old")
-
-
-def test_rank_files_are_written_beside_the_shared_ones_and_pruned_with_them(tmp_path):
-    for step in (1, 2, 3):
-        ranks = {r: {"x": torch.full((2,), 10.0 * step + r)} for r in (0, 1)}
-        ckpt.write_files(tmp_path, step, {"a": torch.zeros(1)}, {"note": step}, ranks, keep=2)
-    root = tmp_path / "checkpoints"
-    assert sorted(p.name for p in root.iterdir()) == ["step_00000002", "step_00000003"]  # step 1 gone whole
-    newest = root / "step_00000003"
-    assert sorted(p.name for p in newest.iterdir()) == ["rank0.safetensors", "rank1.safetensors", "state.json",
-                                                        "tensors.safetensors"]
-    assert torch.equal(ckpt.read_rank(newest, 1)["x"], torch.full((2,), 31.0))
-
-
-def test_a_failed_rank_file_write_leaves_nothing(tmp_path):
-    import errno
-
-    from hatebm.tensorfile import Lazy
-
-    def full_disk():
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    first = ckpt.write_files(tmp_path, 1, {"a": torch.zeros(1)}, {}, {0: {"x": torch.zeros(2)}})
-    with pytest.raises(OSError, match="No space left on device.*newest intact one is .*step_00000001"):
-        ckpt.write_files(tmp_path, 2, {"a": torch.zeros(1)}, {}, {0: {"x": Lazy(torch.float32, (2,), full_disk)}})
-    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == [first.name]  # no temporary folder left
-
-
-def test_an_interrupted_write_of_rank_files_is_removed(tmp_path):
-    broken = tmp_path / "checkpoints" / ".tmp_step_00000004_999999999"  # killed after its rank files, before the rest
-    broken.mkdir(parents=True)
-    (broken / "rank0.safetensors").write_bytes(b"partial")
-    assert ckpt.list_checkpoints(tmp_path) == [] and ckpt.remove_stale(tmp_path) == [broken]
-    assert not broken.exists()
 
 
 def test_save_refuses_a_checkpoint_without_each_rank_state(tmp_path):
