@@ -359,7 +359,7 @@ CHECKPOINTS = [
     ("unknown-run-kind", _set("run", "diffusion"), ["CKPT", "diffusion"]),
     ("step-not-a-number", _set("step", "two"), ["CKPT", "step"]),
     ("data-info-garbled", _set("data_info", {"h": 1}), ["CKPT", "data_info"]),
-    ("world-mismatch", _set("world", 3), ["CKPT", "world"]),
+    ("world-negative", _set("world", -1), ["CKPT", "world"]),
     ("lr-scale-garbled", _set("lr_scale", "half"), ["CKPT", "lr_scale"]),
     ("generator-spec-unknown", _state(lambda s: {**s, "generator": {**s["generator"], "spec": {"type": "magic"}}}),
      ["RUN", "magic"]),
@@ -408,6 +408,38 @@ def test_damaged_checkpoint_resume(capsys, base, tmp_path, damage, names):
     before = snapshot(run)
     one_error(capsys, ["train", config, "iters=4", "--out", run, "--resume", "--quiet"], *_names(names, run, folder))
     assert snapshot(run) == before
+
+
+def _rank0(edit):
+    """Damage: rewrite rank 0's file of the newest checkpoint with ``edit(path)``."""
+    return lambda folder: edit(folder / "rank0.safetensors")
+
+
+RANK_FILES = [
+    # (id, damage, words the message of a resume must hold): sampling reads no rank file, so it still works
+    ("rank-file-missing", _rank0(Path.unlink), ["CKPT", "rank0.safetensors", "copy the checkpoint folder whole"]),
+    ("rank-file-truncated", _rank0(lambda p: p.write_bytes(p.read_bytes()[:p.stat().st_size // 2])),
+     ["CKPT", "rank0.safetensors", "unreadable"]),
+    ("rank-file-random-bytes", _rank0(lambda p: p.write_bytes(np.random.default_rng(0).bytes(4096))),
+     ["CKPT", "rank0.safetensors", "unreadable"]),
+    ("rank-file-lacks-rng", _rank0(lambda p: save_file({k: v for k, v in load_file(str(p)).items() if k != "rng.torch"},
+                                                      str(p))), ["CKPT", "rank0.safetensors", "rng.torch"]),
+    ("world-larger", _set("world", 3), ["3 rank(s)", "--nproc_per_node=3"]),
+]
+
+
+@pytest.mark.parametrize("damage, names", [c[1:] for c in RANK_FILES], ids=[c[0] for c in RANK_FILES])
+def test_damaged_rank_file(capsys, base, tmp_path, damage, names):
+    run = copy_run(base["run"], tmp_path / "run")
+    folder = newest(run)
+    config = tmp_path / "config.json"
+    shutil.copy(run / "config.json", config)
+    damage(folder)
+    before = snapshot(run)
+    one_error(capsys, ["train", config, "iters=4", "--out", run, "--resume", "--quiet"], *_names(names, run, folder))
+    assert snapshot(run) == before
+    assert main(["sample", str(run), "-n", "2", "--steps", "1", "--device", "cpu", "--quiet", "--out",
+                 str(tmp_path / "s.npz")]) == 0
 
 
 def test_resume_without_checkpoints(capsys, base, tmp_path):

@@ -19,6 +19,7 @@ def peak_mb(code: str) -> float:
 
 
 def test_load_model_leaves_a_large_bank_on_disk(tmp_path):
+    """A checkpoint for 2 ranks, its 307 MB bank split over their rank files: load_model reads neither."""
     bank = np.lib.format.open_memmap(tmp_path / "bank.npy", "w+", np.float32, (25_000, 32, 32, 3))  # 307 MB
     bank[:] = 0.5
     bank.flush()
@@ -27,7 +28,7 @@ def test_load_model_leaves_a_large_bank_on_disk(tmp_path):
     from hatebm.tf_import import import_tf
 
     import_tf("cifar10_synth", tmp_path / "run", ebm=FIXTURES / "hat32.ckpt", gen=FIXTURES / "gen32.ckpt",
-              bank=tmp_path / "bank.npy", bank_z=tmp_path / "bank_z.npy", load=False)
+              bank=tmp_path / "bank.npy", bank_z=tmp_path / "bank_z.npy", ranks=2, load=False)
     base = peak_mb("import hatebm")
     loaded = peak_mb(f"import hatebm\nm = hatebm.load_model({str(tmp_path / 'run')!r}, 'cpu')\nassert m.step == 0")
     assert loaded - base < 100, (base, loaded)  # the weights are 0.1 MB; the bank would add 307 MB

@@ -1,19 +1,23 @@
 """Checkpoints (DESIGN §6): one schema, :class:`Checkpoint`, written and read here only; never a pickle.
 
-``<run>/checkpoints/step_00000100/`` holds ``tensors.safetensors`` and ``state.json``:
+``<run>/checkpoints/step_00000100/`` holds ``tensors.safetensors`` and ``state.json``, shared by the ranks of the job
+(written by rank 0), and one ``rank<r>.safetensors`` per rank r, written by that rank (:mod:`hatebm.checkpoint_files`
+writes and reads the files):
 
 ========================  =========================================================================================
-tensors                   ``<net>.<param>`` network weights (``hat``, ``generator``, ``discriminator``, ``encoder``);
-                          ``optim.<net>.<i>.<key>`` optimiser state; per rank r of the job, ``rank<r>.rng.torch``
-                          (and ``rank<r>.rng.cuda``) RNG states and ``rank<r>.bank.x`` / ``.bank.z`` its bank shard
-                          (tandem runs)
+tensors.safetensors       ``<net>.<param>`` network weights (``hat``, ``generator``, ``discriminator``, ``encoder``);
+                          ``optim.<net>.<i>.<key>`` optimiser state
+rank<r>.safetensors       rank r's own state (:class:`RankState`): ``stream.<key>`` its data stream position (int64
+                          scalars: ``epoch``, ``pos``, ...), ``rng.torch`` (and ``rng.cuda``) its RNG states, and
+                          ``bank.x`` / ``bank.z`` its shard of the bank (tandem runs)
+state.json:
 ``format``                schema version (:data:`FORMAT`)
 ``step``                  optimisation steps done
 ``run`` / ``config``      the config's class and its values (:func:`hatebm.config.to_dict`)
 ``data_info``             the training data's original H, W, C
 ``optim_groups``          each optimiser's param groups
-``world``                 the number of ranks that wrote it (a run resumes with as many)
-``streams``               each rank's data stream position (epoch, pos)
+``world``                 the number of ranks that wrote it, and of rank files (a run resumes with as many; 0 in
+                          checkpoints written only to load networks from)
 ``generator``             how to rebuild the generator: ``spec``, ``latent_shape``, ``sphere``
 ``hat``                   the hat network's spec (runs that learn one), else null
 ``lr_scale``              the factor divergence rollbacks left on the learning rates (1 without; optional)
@@ -24,34 +28,30 @@ Specs are ``{"type": "hatebm"}`` (a hatebm network; generators carry their ``mod
 ``{"type": "torchscript", "path": ...}``,
 ``{"type": "factory", "factory": "module:function"}`` or ``{"type": "custom", "class": "module.Class"}`` (a module
 passed to :func:`hatebm.train`, which must be passed again to load the run). The folder is written under a temporary
-name and renamed into place, so a crash never leaves a half-written checkpoint behind.
+name and renamed into place once every rank's file is in it, so a crash never leaves a half-written checkpoint behind;
+sampling reads only the shared file's sampling weights, and a rank resuming a job only the shared files and its own.
 """
 from __future__ import annotations
 
-import errno
-import json
-import os
-import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file
 from torch import Tensor
 
+# the file functions are hatebm.checkpoint's too (ckpt.resolve, ckpt.list_checkpoints, ...)
+from hatebm.checkpoint_files import (STATE, TENSORS, list_checkpoints, net_names, rank_file, read_files,  # noqa: F401
+                                     read_rank, remove_stale, resolve, write_files)
 from hatebm.config import RunConfig, from_dict, to_dict
 from hatebm.data import DataInfo
-from hatebm import tensorfile
+from hatebm.distributed import rank_and_world
 from hatebm.tensorfile import Lazy
 
-FORMAT = 3  # the schema version hatebm writes and reads
+FORMAT = 4  # the schema version hatebm writes and reads (3: every rank's state in tensors.safetensors)
 NATIVE = {"type": "hatebm"}  # the spec of a hatebm network
-STATE, TENSORS, PREFIX, TMP = "state.json", "tensors.safetensors", "step_", ".tmp_"
 IMPORTED = "import-tf"  # the origin of checkpoints written by `hatebm import-tf`
-RANK_KEY = re.compile(r"rank\d+")
+RANK_KEYS = ("stream.epoch", "stream.pos", "rng.torch")  # what every rank file holds
 
 
 @dataclass
@@ -66,11 +66,35 @@ class GeneratorSpec:
 
 @dataclass
 class RankState:
-    """What each rank of a job keeps apart from the others: its data position, RNG states and tandem bank shard."""
+    """What each rank of a job keeps apart from the others, in its own file: its data position, RNG states and tandem
+    bank shard."""
 
     stream: dict[str, int]
     rng: dict[str, Tensor]
     bank: tuple[Tensor, Tensor] | None = None  # tandem runs: this rank's shard of the (X, Z) bank of §3.4
+
+    def tensors(self) -> dict[str, Tensor | Lazy]:
+        """This state as the tensors of its rank file."""
+        out: dict[str, Tensor | Lazy] = {f"stream.{k}": torch.tensor(v, dtype=torch.int64)
+                                         for k, v in self.stream.items()}
+        out.update(self.rng)
+        if self.bank is not None:
+            out["bank.x"], out["bank.z"] = self.bank
+        return out
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, Tensor], where: str) -> RankState:
+        """The state in the rank file ``where``; ValueError if it lacks part of it."""
+        missing = [k for k in RANK_KEYS if k not in tensors]
+        try:
+            stream = {k[len("stream."):]: int(v) for k, v in tensors.items() if k.startswith("stream.")}
+        except (RuntimeError, ValueError):  # not a scalar
+            missing.append("a stream position of one number")
+        if missing:
+            raise ValueError(f"{where} lacks {', '.join(missing)}; move its checkpoint folder out of checkpoints/ to "
+                             "resume from an earlier one")
+        bank = (tensors["bank.x"], tensors["bank.z"]) if "bank.x" in tensors else None
+        return cls(stream, {k: v for k, v in tensors.items() if k.startswith("rng.")}, bank)
 
 
 @dataclass
@@ -84,17 +108,15 @@ class Checkpoint:
     hat: dict[str, Any] | None  # None: the run learns no hat network (GAN, autoencoder)
     nets: dict[str, dict[str, Tensor]]  # network name -> state dict
     optimizers: dict[str, tuple[dict[str, Tensor], list[dict[str, Any]]]] = field(default_factory=dict)
-    ranks: list[RankState] = field(default_factory=list)  # one per rank of the job, rank 0 first
+    ranks: dict[int, RankState] = field(default_factory=dict)  # rank -> state: every rank's (one process writing
+    # or loading all), one rank's (that rank of a job; load(rank=r)) or none (load(nets=...))
+    world: int = 0  # the number of ranks of the job that wrote it (0: none, a checkpoint to load networks from)
     lr_scale: float = 1.0  # learning rates' factor left by divergence rollbacks (on_divergence=rollback)
     origin: str | None = None  # what wrote it, where not hatebm's training: "import-tf" (:mod:`hatebm.tf_import`)
 
-    def files(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
-        """The (tensors, state.json) pair that stores this checkpoint."""
+    def files(self) -> tuple[dict[str, Tensor], dict[str, Any], dict[int, dict[str, Tensor | Lazy]]]:
+        """The shared tensors, the state.json and the rank files (rank -> tensors) that store this checkpoint."""
         tensors: dict[str, Tensor] = {}
-        for r, rank in enumerate(self.ranks):
-            tensors.update({f"rank{r}.{k}": v for k, v in rank.rng.items()})
-            if rank.bank is not None:
-                tensors[f"rank{r}.bank.x"], tensors[f"rank{r}.bank.z"] = rank.bank
         for name, weights in self.nets.items():
             tensors.update({f"{name}.{k}": v for k, v in weights.items()})
         for name, (flat, _) in self.optimizers.items():
@@ -102,24 +124,25 @@ class Checkpoint:
         g = self.generator
         state = {"format": FORMAT, **to_dict_tagged(self.config), "data_info": vars(self.data_info),
                  "optim_groups": {name: groups for name, (_, groups) in self.optimizers.items()},
-                 "world": len(self.ranks), "streams": [rank.stream for rank in self.ranks], "hat": self.hat,
-                 "lr_scale": self.lr_scale, **({"origin": self.origin} if self.origin else {}),
+                 "world": self.world, "hat": self.hat, "lr_scale": self.lr_scale,
+                 **({"origin": self.origin} if self.origin else {}),
                  "generator": {"spec": g.spec, "latent_shape": list(g.latent_shape), "sphere": g.sphere}}
-        return tensors, state
+        return tensors, state, {r: rank.tensors() for r, rank in self.ranks.items()}
 
     @classmethod
     def from_files(cls, tensors: dict[str, Tensor], state: dict[str, Any], where: str = "checkpoint") -> Checkpoint:
-        """Parse a checkpoint's tensors and state.json; a state.json that is not a checkpoint's (not an
-        object, entries missing or of the wrong type, a config that does not validate) is one ValueError naming
-        ``where``."""
+        """Parse a checkpoint's shared tensors and state.json (:func:`load` adds the rank states); a state.json that is
+        not a checkpoint's (not an object, entries missing or of the wrong type, a config that does not validate) is
+        one ValueError naming ``where``."""
         if not isinstance(state, dict):
             raise ValueError(f"{where}: {STATE} holds a JSON {type(state).__name__}, not a checkpoint's object; use "
                              "another checkpoint of the run")
         if "format" not in state:
             raise ValueError(f"{where}: {STATE} records no checkpoint format; use another checkpoint of the run")
         if state["format"] != FORMAT:
-            raise ValueError(f"{where} has checkpoint format {state['format']}, this hatebm reads format {FORMAT}: "
-                             "upgrade hatebm to read it")
+            older = isinstance(state["format"], int) and state["format"] < FORMAT
+            raise ValueError(f"{where} has checkpoint format {state['format']}, this hatebm reads format {FORMAT}: " +
+                             ("read it with the hatebm that wrote it" if older else "upgrade hatebm to read it"))
         try:
             try:
                 config = from_dict({"run": state["run"], **state["config"]}).validate()
@@ -134,12 +157,13 @@ class Checkpoint:
             info = state["data_info"]
             if not isinstance(info, dict) or sorted(info) != ["channels", "height", "width"]:
                 raise ValueError(f"data_info {info!r} is not {{\"height\", \"width\", \"channels\"}}")
-            info, streams, hat = DataInfo(**info), state["streams"], state["hat"]
+            info, hat = DataInfo(**info), state["hat"]
             step = _number("step", state["step"], int)
             if hat is not None and not isinstance(hat, dict):
                 raise TypeError("hat")
-            if _number("world", state["world"], int) != len(streams):
-                raise KeyError("world")
+            world = _number("world", state["world"], int)
+            if world < 0:
+                raise ValueError(f"world is {world}, not a number of ranks")
             lr_scale = _number("lr_scale", state.get("lr_scale", 1.0), float)
             origin = state.get("origin")
             if origin is not None and not isinstance(origin, str):
@@ -148,14 +172,13 @@ class Checkpoint:
             raise ValueError(f"{where}: {STATE} lacks or garbles {err}; use another checkpoint of the run") from None
         except ValueError as err:
             raise ValueError(f"{where}: {STATE}: {err}; use another checkpoint of the run") from None
-        ranks = [_rank_state(tensors, f"rank{r}", stream) for r, stream in enumerate(streams)]
         nets: dict[str, dict[str, Tensor]] = {}
         for key, value in tensors.items():
             head, _, rest = key.partition(".")
-            if head != "optim" and not RANK_KEY.fullmatch(head):
+            if head != "optim":
                 nets.setdefault(head, {})[rest] = value
         optimizers = {name: (subdict(tensors, f"optim.{name}"), groups[name]) for name in groups}
-        return cls(step, config, info, generator, hat, nets, optimizers, ranks, lr_scale, origin)
+        return cls(step, config, info, generator, hat, nets, optimizers, world=world, lr_scale=lr_scale, origin=origin)
 
 
 def _number(key: str, value: Any, tp: type) -> Any:
@@ -164,12 +187,6 @@ def _number(key: str, value: Any, tp: type) -> Any:
         return tp(value)
     except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{key} is {value!r}, not a number") from None
-
-
-def _rank_state(tensors: dict[str, Tensor], prefix: str, stream: dict[str, int]) -> RankState:
-    own = subdict(tensors, prefix)
-    bank = (own["bank.x"], own["bank.z"]) if "bank.x" in own else None
-    return RankState(stream, {k: v for k, v in own.items() if k.startswith("rng.")}, bank)
 
 
 def to_dict_tagged(cfg: RunConfig) -> dict[str, Any]:
@@ -194,133 +211,26 @@ def restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, Tensor], gr
 
 
 def save(run_dir: str | Path, ckpt: Checkpoint, keep: int = 0) -> Path:
-    """Write ``ckpt`` into the run folder atomically and prune all but the newest ``keep`` (0 keeps all)."""
+    """Write ``ckpt`` into the run folder atomically and prune all but the newest ``keep`` (0 keeps all). One process
+    writes every rank's file (``ckpt.ranks`` holds all ``ckpt.world``); in a torchrun job every rank calls it with its
+    own state alone, writes its file, and rank 0 the shared ones (:func:`hatebm.checkpoint_files.write_files`)."""
+    rank, world = rank_and_world()
+    expect = list(range(ckpt.world)) if world == 1 else [rank]
+    if sorted(ckpt.ranks) != expect or world not in (1, ckpt.world):
+        raise ValueError(f"a checkpoint of {ckpt.world} rank(s) saved by rank {rank} of {world} holds the states of "
+                         f"ranks {sorted(ckpt.ranks)}, not {expect}")
     return write_files(run_dir, ckpt.step, *ckpt.files(), keep=keep)
 
 
-def load(path: str | Path, nets: tuple[str, ...] | None = None) -> Checkpoint:
-    """Read a checkpoint (a checkpoint folder, or a run folder: its newest); with ``nets``, only those networks'
-    weights (no optimiser states, RNG or bank: what sampling needs)."""
+def load(path: str | Path, nets: tuple[str, ...] | None = None, rank: int | None = None) -> Checkpoint:
+    """Read a checkpoint (a checkpoint folder, or a run folder: its newest). With ``nets``, only those networks'
+    weights: no optimiser states and no rank file (what sampling needs); with ``rank``, the shared files and that
+    rank's file alone (what a rank of a job resumes from; none if the job that wrote it had no such rank); else all."""
     folder = resolve(path)
-    return Checkpoint.from_files(*read_files(folder, nets), where=str(folder))
-
-
-def write_files(run_dir: str | Path, step: int, tensors: dict[str, Tensor | Lazy], state: dict[str, Any],
-                keep: int = 0) -> Path:
-    """Write the folder of step ``step`` atomically (temporary name, fsync, rename); prune to the newest ``keep``.
-    :class:`hatebm.tensorfile.Lazy` tensors are made one at a time while the file is written.
-
-    A write that fails (disk full, read-only, no permission) removes its temporary folder, leaves every earlier
-    checkpoint as it was and raises one OSError saying so; any other failure removes the temporary folder too."""
-    root = Path(run_dir) / "checkpoints"
-    final = root / f"{PREFIX}{step:08d}"
-    tmp = root / f"{TMP}{PREFIX}{step:08d}_{os.getpid()}"
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        tensorfile.save(tensors, tmp / TENSORS)
-        (tmp / STATE).write_text(json.dumps({"step": step, **state}, indent=1))
-        for f in (tmp / TENSORS, tmp / STATE):
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except (OSError, SafetensorError) as err:  # safetensors reports I/O errors as its own type, "(os error N)"
-        shutil.rmtree(tmp, ignore_errors=True)
-        earlier = list_checkpoints(run_dir)
-        kept = f"the newest intact one is {earlier[-1]}" if earlier else "no earlier checkpoint exists"
-        code = getattr(err, "errno", None) or int((re.findall(r"os error (\d+)", str(err)) or [errno.EIO])[0])
-        raise OSError(code, f"could not write checkpoint {final} ({os.strerror(code)}); {kept}: free disk space or "
-                            "fix permissions, then continue with --resume") from None
-    except BaseException:  # a lazy tensor that could not be made (a corrupt source file), an interrupt
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if keep:
-        for old in list_checkpoints(run_dir)[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
-def remove_stale(run_dir: str | Path) -> list[Path]:
-    """Remove the temporary folders of checkpoint writes whose process is gone (killed mid-write); returns them."""
-    root = Path(run_dir) / "checkpoints"
-    stale = []
-    for p in root.glob(f"{TMP}{PREFIX}*_*") if root.is_dir() else ():
-        pid = p.name.rsplit("_", 1)[1]
-        if not (pid.isdigit() and _alive(int(pid))):
-            shutil.rmtree(p, ignore_errors=True)
-            stale.append(p)
-    return stale
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # this process writes nothing yet: a folder with its pid is a dead process's, reused pid
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def list_checkpoints(run_dir: str | Path) -> list[Path]:
-    """Complete checkpoints of a run, oldest first (temporary folders are ignored)."""
-    root = Path(run_dir) / "checkpoints"
-    if not root.is_dir():
-        return []
-    done = [p for p in root.iterdir() if p.name.startswith(PREFIX) and (p / STATE).is_file() and (p / TENSORS).is_file()]
-    return sorted(done, key=lambda p: int(p.name[len(PREFIX):]))
-
-
-def resolve(path: str | Path) -> Path:
-    """A checkpoint folder from itself or from a run folder (its newest checkpoint)."""
-    p = Path(path)
-    if (p / STATE).is_file():
-        return p
-    found = list_checkpoints(p)
-    if not found:
-        root = p / "checkpoints"
-        folders = [q for q in sorted(root.glob(f"{PREFIX}*")) if q.is_dir()] if root.is_dir() else []
-        folders += [p] if p.name.startswith(PREFIX) and p.is_dir() else []
-        lacks = {q: " and ".join(f for f in (STATE, TENSORS) if not (q / f).is_file()) for q in folders}
-        incomplete = "".join(f"; {q} is incomplete (it lacks {what})" for q, what in lacks.items())
-        raise FileNotFoundError(f"no checkpoint at {p}: expected a checkpoint folder (with {STATE}) or a run folder "
-                                f"with checkpoints/{PREFIX}*{incomplete}; train one with `hatebm train PRESET --out "
-                                f"{p}`")
-    return found[-1]
-
-
-def read_files(path: str | Path, nets: tuple[str, ...] | None = None) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """The (tensors, state) of a checkpoint folder, or of a run folder's newest checkpoint; with ``nets``, only the
-    tensors of those networks are read from the file."""
-    folder = resolve(path)
-    try:
-        if nets is None:
-            return load_file(str(folder / TENSORS)), json.loads((folder / STATE).read_text())
-        with safe_open(str(folder / TENSORS), framework="pt") as f:
-            tensors = {k: f.get_tensor(k) for k in f.keys() if k.partition(".")[0] in nets}
-        return tensors, json.loads((folder / STATE).read_text())
-    except Exception as err:  # safetensors raises its own error type for corrupt headers
-        raise _unreadable(folder, err) from None
-
-
-def net_names(path: str | Path) -> set[str]:
-    """The networks a checkpoint holds weights of (``hat``, ``hat_ema``, ...), from its file's header alone."""
-    folder = resolve(path)
-    try:
-        with safe_open(str(folder / TENSORS), framework="pt") as f:
-            heads = {k.partition(".")[0] for k in f.keys()}
-    except Exception as err:  # safetensors raises its own error type for corrupt headers
-        raise _unreadable(folder, err) from None
-    return {h for h in heads if h != "optim" and not RANK_KEY.fullmatch(h)}
-
-
-def _unreadable(folder: Path, err: Exception) -> ValueError:
-    return ValueError(f"checkpoint {folder} is unreadable ({err}); use an earlier one from its checkpoints/ folder")
+    saved = Checkpoint.from_files(*read_files(folder, nets), where=str(folder))
+    read = () if nets is not None else range(saved.world) if rank is None else [rank] if rank < saved.world else []
+    saved.ranks = {r: RankState.from_tensors(read_rank(folder, r), str(folder / rank_file(r))) for r in read}
+    return saved
 
 
 def subdict(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:

@@ -212,7 +212,7 @@ def load_generator(source: str, weights: str | None = None, latent_shape: Sequen
             raise ValueError(f"generator.weights applies to package.module:function factories, not to the "
                              f"checkpoint {source}, which holds its own weights")
         try:
-            saved = ckpt.load(path)
+            saved = ckpt.load(path, nets=("generator",))  # its weights alone, not a bank or optimiser states
         except FileNotFoundError as err:
             raise FileNotFoundError(f"generator source {source}: {err}") from None
         target = spec_target(saved.generator.spec)

@@ -181,8 +181,10 @@ def test_ranks_share_the_bank(tmp_path):
               overrides=["batch_size=4"], load=False)
     saved = ckpt.load(tmp_path / "r")
     x, z = np.load(FIXTURES / "persistent.npy").transpose(0, 3, 1, 2), np.load(FIXTURES / "persistent_z.npy")
-    assert len(saved.ranks) == 2 and saved.config.bank_size == 4 and saved.origin == "import-tf"
-    for r, rank in enumerate(saved.ranks):
+    assert saved.world == 2 and saved.config.bank_size == 4 and saved.origin == "import-tf"
+    folder = ckpt.resolve(tmp_path / "r")
+    assert {p.name for p in folder.glob("rank*")} == {"rank0.safetensors", "rank1.safetensors"}  # each rank's own
+    for r, rank in saved.ranks.items():
         np.testing.assert_array_equal(rank.bank[0].numpy(), x[2 * r:2 * r + 2])
         np.testing.assert_array_equal(rank.bank[1].numpy(), z[2 * r:2 * r + 2])
     assert not torch.equal(saved.ranks[0].rng["rng.torch"], saved.ranks[1].rng["rng.torch"])
@@ -199,7 +201,7 @@ def test_a_trained_tandem_checkpoint_without_bank_is_still_refused(tmp_path, ima
               overrides=["data.name=npz", f"data.root={images[0]}", "bank_size=8", *TINY], load=False)
     tensors, state = ckpt.read_files(tmp_path / "r")
     del state["origin"]  # as if training had written it without its bank
-    write_files(tmp_path / "t", 0, tensors, state)
+    write_files(tmp_path / "t", 0, tensors, state, {0: ckpt.read_rank(ckpt.resolve(tmp_path / "r"), 0)})
     with pytest.raises(ValueError, match="lacks the tandem bank"):
         import hatebm
 

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,33 +20,50 @@ needs_torchrun = pytest.mark.skipif(shutil.which("torchrun", path=os.path.dirnam
                                     reason="torchrun missing")
 
 
-def torchrun(*args: str, ranks: int = 2) -> subprocess.CompletedProcess:
-    cmd = [TORCHRUN, "--standalone", f"--nproc_per_node={ranks}", "-m", "hatebm.cli", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+WATCH = Path(__file__).parent / "watch_collectives.py"
+
+
+def torchrun(*args: str, ranks: int = 2, watch: Path | None = None) -> subprocess.CompletedProcess:
+    """``hatebm ARGS`` under torchrun; with ``watch``, every collective recorded in ``watch.<rank>``
+    (watch_collectives.py)."""
+    program = ["-m", "hatebm.cli"] if watch is None else [str(WATCH)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HATEBM_COLLECTIVES": str(watch)}
+    proc = subprocess.run([TORCHRUN, "--standalone", f"--nproc_per_node={ranks}", *program, *args],
+                          capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
 
 def checkpoint_files(run):
+    """The step-10 checkpoint's tensors, as ``<file stem>/<key>``, and its state.json."""
     folder = run / "checkpoints" / "step_00000010"
-    return load_file(str(folder / "tensors.safetensors")), json.loads((folder / "state.json").read_text())
+    tensors = {f"{p.stem}/{k}": v for p in folder.glob("*.safetensors") for k, v in load_file(str(p)).items()}
+    return tensors, json.loads((folder / "state.json").read_text())
 
 
 @needs_torchrun
 def test_two_rank_run_resumes_bit_for_bit(tiny_npz, tmp_path):
     """A 2-rank run from prepared data (one loader worker per rank), stopped at its step-5 checkpoint and resumed,
-    equals the uninterrupted run: every rank's RNG, bank shard and data position are restored, not rank 0's."""
+    equals the uninterrupted run: every rank's RNG, bank shard and data position are restored from its own file, not
+    rank 0's. No collective carries a bank tensor (or anything as large as one bank image): each rank writes its
+    file itself."""
     prepared = prepare(str(tiny_npz), tmp_path / "prepared", 28, progress=False)
     common = ["tiny", "data.name=prepared", f"data.root={prepared}", "data.size=28", "data.workers=1", "ckpt_every=5",
               "keep_ckpts=0", "eval_samples=8", "--quiet"]  # 64 images, 4 per rank and step: step 9 starts epoch 2
-    torchrun("train", *common, "iters=10", "--out", str(tmp_path / "full"))
+    torchrun("train", *common, "iters=10", "--out", str(tmp_path / "full"), watch=tmp_path / "calls")
     torchrun("train", *common, "iters=5", "--out", str(tmp_path / "part"))
     torchrun("train", *common, "iters=10", "--out", str(tmp_path / "part"), "--resume")
     full, resumed = checkpoint_files(tmp_path / "full"), checkpoint_files(tmp_path / "part")
-    assert full[1] == resumed[1] and full[1]["world"] == 2 and len(full[1]["streams"]) == 2
-    assert full[0].keys() == resumed[0].keys() and {"rank1.bank.x", "rank1.rng.torch"} <= full[0].keys()
+    assert full[1] == resumed[1] and full[1]["world"] == 2
+    assert full[0].keys() == resumed[0].keys()
+    assert {"rank1/bank.x", "rank1/rng.torch", "rank1/stream.pos"} <= full[0].keys()
+    assert not [k for k in full[0] if k.startswith("tensors/rank")]  # the shared file holds no rank's state
     assert all(torch.equal(full[0][k], resumed[0][k]) for k in full[0])
-    assert not torch.equal(full[0]["rank0.bank.x"], full[0]["rank1.bank.x"])  # each rank its own shard
+    assert not torch.equal(full[0]["rank0/bank.x"], full[0]["rank1/bank.x"])  # each rank its own shard
+    calls = [c for r in (0, 1) for c in json.loads((tmp_path / f"calls.{r}").read_text())]
+    assert sum(name == "broadcast_object_list" for name, _ in calls) == 2 * 2  # the folder's name, per checkpoint
+    bank_image = full[0]["rank0/bank.x"][0].nbytes
+    assert max(size for _, size in calls) < bank_image, sorted(calls, key=lambda c: -c[1])[:3]
     np.testing.assert_array_equal(np.load(tmp_path / "full" / "samples.npz")["images"],
                                   np.load(tmp_path / "part" / "samples.npz")["images"])
     stats = [json.loads(line) for line in (tmp_path / "full" / "stats.jsonl").read_text().splitlines()]

@@ -137,13 +137,13 @@ def _bank(path: str | Path, what: str) -> np.ndarray:
     return array
 
 
-def _ranks(cfg: RunConfig, ranks: int, bank: tuple[np.ndarray, np.ndarray] | None = None) -> list[RankState]:
+def _ranks(cfg: RunConfig, ranks: int, bank: tuple[np.ndarray, np.ndarray] | None = None) -> dict[int, RankState]:
     """The per-rank states of a fresh job of ``ranks`` ranks (as :meth:`TrainingRun.start` seeds them), each with its
-    contiguous shard of ``bank`` (their NHWC images and latents, memory-mapped), read while the checkpoint is
+    contiguous shard of ``bank`` (their NHWC images and latents, memory-mapped), read while its rank file is
     written, in hatebm's layout (NCHW, float32)."""
     if bank is not None and len(bank[0]) % ranks:
         raise ValueError(f"--bank holds {len(bank[0])} pairs, which {ranks} ranks cannot share evenly")
-    states = []
+    states = {}
     for r in range(ranks):
         rng = torch.Generator().manual_seed(rank_seed(cfg.seed, r)).get_state()
         shard = None
@@ -153,7 +153,7 @@ def _ranks(cfg: RunConfig, ranks: int, bank: tuple[np.ndarray, np.ndarray] | Non
             shard = (Lazy(torch.float32, (n, c, h, w),
                           lambda r=r: np.ascontiguousarray(x[r * k:(r + 1) * k].transpose(0, 3, 1, 2), np.float32)),
                      Lazy(torch.float32, (n, *z.shape[1:]), lambda r=r: np.array(z[r * k:(r + 1) * k], np.float32)))
-        states.append(RankState({"epoch": 0, "pos": 0}, {"rng.torch": rng}, shard))  # type: ignore[arg-type]
+        states[r] = RankState({"epoch": 0, "pos": 0}, {"rng.torch": rng}, shard)  # type: ignore[arg-type]
     return states
 
 
@@ -208,7 +208,7 @@ def import_tf(name: str, out: str | Path, ebm: str | Path | None = None, gen: st
         cfg = override(_generator_config(exp, model), list(overrides))
         if inf_tf is not None:
             gen_nets["encoder"] = _weights(inf_tf, "encoder", _meta(build_encoder, model), exp.resolution)
-        saved = Checkpoint(step, cfg, info, gen_spec, None, gen_nets, {}, _ranks(cfg, ranks), origin=IMPORTED)
+        saved = Checkpoint(step, cfg, info, gen_spec, None, gen_nets, {}, _ranks(cfg, ranks), ranks, origin=IMPORTED)
         return _write_all(out, [(out, saved)], load, method="generator")
     writes = []
     changes = [f"eval_steps={exp.eval_steps}", *exp.extra, *(exp.fid if protocol == "fid" else ())]
@@ -219,7 +219,7 @@ def import_tf(name: str, out: str | Path, ebm: str | Path | None = None, gen: st
         gen_out = out / "generator"
         changes.append(f"generator.source={gen_out.resolve()}")
         gen_cfg = _generator_config(exp, model)
-        writes.append((gen_out, Checkpoint(step, gen_cfg, info, gen_spec, None, gen_nets, {}, _ranks(gen_cfg, 1),
+        writes.append((gen_out, Checkpoint(step, gen_cfg, info, gen_spec, None, gen_nets, {}, _ranks(gen_cfg, 1), 1,
                                            origin=IMPORTED)))
     banks = None
     if bank is not None:
@@ -236,7 +236,7 @@ def import_tf(name: str, out: str | Path, ebm: str | Path | None = None, gen: st
         optimizers["hat"] = (state.moments, optimizers["hat"][1])
         nets["hat_ema"] = state.average
     writes.append((out, Checkpoint(step, cfg, info, gen_spec, NATIVE, nets, optimizers, _ranks(cfg, ranks, banks),
-                                   origin=IMPORTED)))
+                                   ranks, origin=IMPORTED)))
     return _write_all(out, writes, load)
 
 

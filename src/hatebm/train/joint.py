@@ -33,7 +33,7 @@ def negated_discriminator(hat: nn.Module, cfg: JointConfig) -> None:
     """Start ``hat`` at -D, D the discriminator of the `hatebm pretrain gan` run ``cfg.hat_init`` (beyond the paper:
     the untrained joint model with Y held at 0, T = 1 and the Z prior is then DDLS on that GAN)."""
     try:
-        saved = ckpt.load(cfg.hat_init)
+        saved = ckpt.load(cfg.hat_init, nets=("discriminator",))
     except FileNotFoundError as err:
         raise FileNotFoundError(f"hat_init={cfg.hat_init}: {err}") from None
     if not isinstance(saved.config, GanConfig):

@@ -16,7 +16,7 @@ from hatebm import precision
 from hatebm.checkpoint import IMPORTED, Checkpoint, GeneratorSpec, RankState
 from hatebm.config import RunConfig, differences
 from hatebm.data import DataInfo
-from hatebm.distributed import Dist, any_rank, gather
+from hatebm.distributed import Dist, any_rank
 from hatebm.generators import load_weights
 from hatebm.model import Model
 from hatebm.train.outputs import write_config
@@ -89,30 +89,28 @@ class TrainingRun:
     def set_bank(self, bank: tuple[Tensor, Tensor] | None) -> None:
         """Restore this rank's bank shard (runs that keep one)."""
 
-    def checkpoint(self) -> Checkpoint | None:
-        """The whole state of the run, every rank's own state gathered to rank 0 (a collective: every rank calls it);
-        None on the other ranks."""
+    def checkpoint(self) -> Checkpoint:
+        """The state of the run as this rank saves it: the shared weights and optimisers (written by rank 0) and this
+        rank's own state alone (its file; no rank sends its state to another)."""
         bank = self.bank_state()
         mine = RankState(self.stream.state(), rng_state(self.env.device),
                          None if bank is None else (bank[0].cpu(), bank[1].cpu()))
-        ranks = gather(mine)
-        if ranks is None:
-            return None
         optimizers = {name: ckpt.flatten_optimizer(opt) for name, opt in self.opts.items()}
         return Checkpoint(self.step, self.cfg, self.info, self.generator_record(), self.hat_spec,
-                          {name: net.state_dict() for name, net in self.nets.items()}, optimizers, ranks,
-                          self.lr_scale)
+                          {name: net.state_dict() for name, net in self.nets.items()}, optimizers,
+                          {self.env.rank: mine}, self.env.world, self.lr_scale)
 
     def restore(self, saved: Checkpoint, where: str = "the checkpoint to resume") -> None:
-        """Continue from ``saved`` (read from ``where``): weights, optimisers, data position, RNG and step."""
+        """Continue from ``saved`` (read from ``where``, with this rank's state: ``ckpt.load(path, rank=...)``):
+        weights, optimisers, data position, RNG and step."""
         if saved.hat != self.hat_spec or saved.generator.spec != self.generator_record().spec:
             raise ValueError(f"--resume with other networks than the run's: it was trained with hat {saved.hat} and "
                              f"generator {saved.generator.spec}; pass the same networks")
         for name, net in self.nets.items():
             load_weights(net, saved.nets.get(name, {}), where, name)
-        if len(saved.ranks) != self.env.world:
-            raise ValueError(f"the checkpoint was written by a job of {len(saved.ranks)} rank(s), this one has "
-                             f"{self.env.world}: resume with --nproc_per_node={len(saved.ranks)} (each rank continues "
+        if saved.world != self.env.world:
+            raise ValueError(f"the checkpoint was written by a job of {saved.world} rank(s), this one has "
+                             f"{self.env.world}: resume with --nproc_per_node={saved.world} (each rank continues "
                              "its own data shard, RNG and bank)")
         for name, opt in self.opts.items():
             ckpt.restore_optimizer(opt, *saved.optimizers[name])
@@ -123,8 +121,6 @@ class TrainingRun:
                           "the generator, Z ~ N(0, I) and X = G(Z)", stacklevel=2)
         else:
             self.set_bank(mine.bank)
-        if "rng.torch" not in mine.rng:
-            raise ValueError(f"the checkpoint to resume lacks rank {self.env.rank}'s RNG state: use another checkpoint")
         set_rng_state(mine.rng, self.env.device)
         self.step = saved.step
         self.scale_lrs(saved.lr_scale / self.lr_scale)
@@ -193,7 +189,7 @@ def _rollback(run: TrainingRun, out: Path, log: StatsLog, failure: DivergenceErr
         raise DivergenceError(f"{failure.reason}, and there is no checkpoint to roll back to yet",
                               "lower ckpt_every, or start again with lower learning rates") from None
     diverged_at, scale = run.step, run.lr_scale * run.cfg.rollback_lr
-    run.restore(ckpt.load(found[-1]), f"the checkpoint to roll back to, {found[-1]},")
+    run.restore(ckpt.load(found[-1], rank=run.env.rank), f"the checkpoint to roll back to, {found[-1]},")
     run.scale_lrs(scale / run.lr_scale)  # lower than before the divergence, whichever scale the checkpoint had
     log.truncate_after(run.step)
     log.write(run.step, {"rollback": {"diverged_at": diverged_at, "to_step": run.step, "lr_scale": run.lr_scale,
@@ -209,7 +205,7 @@ def training_loop(run: TrainingRun, out: str | Path, env: Dist, resume: bool = F
 
     ``resume`` continues the newest checkpoint (:func:`check_resume` says which changes it takes) and reproduces
     the uninterrupted run exactly on CPU; a folder that already holds checkpoints is never overwritten, and nothing
-    is written before these checks pass. Only rank 0 writes files.
+    is written before these checks pass. Only rank 0 writes files, but for each rank's own checkpoint file.
 
     A step that diverges (:class:`DivergenceError`) stops the run, or with ``on_divergence=rollback`` returns to the
     newest checkpoint with the learning rates times ``rollback_lr``, at most ``max_rollbacks`` times. SIGTERM and
@@ -220,7 +216,7 @@ def training_loop(run: TrainingRun, out: str | Path, env: Dist, resume: bool = F
         raise ValueError(f"the run folder {out} is a file: pass a new folder (or a run folder) as --out")
     log = StatsLog(out / "stats.jsonl" if env.main else None)
     if resume:
-        saved = ckpt.load(out)
+        saved = ckpt.load(out, rank=env.rank)
         check_resume(saved, cfg, out)
         run.restore(saved, f"the checkpoint to resume, {ckpt.resolve(out)},")
         log.truncate_after(run.step)
@@ -254,13 +250,11 @@ def training_loop(run: TrainingRun, out: str | Path, env: Dist, resume: bool = F
                 log.write(run.step, values)
             if run.step % cfg.image_every == 0 or last:  # every rank draws them: none waits in a collective
                 run.figures(out / "images" if env.main else None)
-            saved = None
-            if run.step % cfg.ckpt_every == 0 or last or signum:
-                state = run.checkpoint()
-                saved = None if state is None else ckpt.save(out, state, keep=cfg.keep_ckpts)
-            if signum:
-                bar.close()
-                raise Stopped(signum, run.step, saved)
+            if run.step % cfg.ckpt_every == 0 or last or signum:  # every rank writes its own file
+                saved = ckpt.save(out, run.checkpoint(), keep=cfg.keep_ckpts)
+                if signum:
+                    bar.close()
+                    raise Stopped(signum, run.step, saved)
     bar.close()
     if env.main and cfg.eval_samples:
         run.final(out, progress)

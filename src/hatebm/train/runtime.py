@@ -1,8 +1,9 @@
 """How a run executes on its ranks (:mod:`hatebm.distributed`): DDP wrapping, RNG state, learning rates (precision:
 :mod:`hatebm.precision`).
 
-Each rank draws its own data shard and keeps its own bank shard and RNG, all gathered into rank 0's checkpoints; DDP
-averages the networks' gradients over the ranks; only rank 0 writes files; samplers use no collectives.
+Each rank draws its own data shard and keeps its own bank shard and RNG, which it writes into its own file of each
+checkpoint; DDP averages the networks' gradients over the ranks; rank 0 writes every other file; samplers use no
+collectives.
 """
 from __future__ import annotations
 

@@ -21,11 +21,10 @@ class Stopped(Exception):
     """Training stopped by a signal after writing a checkpoint; ``code`` is the shell's exit status for that signal
     (128 + signal number: 143 for SIGTERM, 130 for SIGINT)."""
 
-    def __init__(self, signum: int, step: int, checkpoint: Path | None) -> None:
+    def __init__(self, signum: int, step: int, checkpoint: Path) -> None:
         self.signum, self.step, self.checkpoint, self.code = signum, step, checkpoint, 128 + signum
-        where = f"checkpoint {checkpoint}" if checkpoint is not None else "the checkpoint (written by rank 0)"
-        super().__init__(f"stopped by {signal.Signals(signum).name} after step {step}; {where} holds it: continue "
-                         "with the same command and --resume")
+        super().__init__(f"stopped by {signal.Signals(signum).name} after step {step}; checkpoint {checkpoint} holds "
+                         "it: continue with the same command and --resume")
 
 
 class StopSignals:
