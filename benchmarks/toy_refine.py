@@ -7,13 +7,9 @@ misweights them (mode weights 0.28 ... 0.07 instead of 0.125). It is saved as To
 joint trainer like any other generator source (``generator.source=G.pt``); the hat net is the toy MLP.
 
 Reported, averaged over seeds (mean ± std), for G(Z) alone and for the Hat EBM's samples (joint sampler, the run's
-steps), each from ``--n`` samples:
-- MMD²: unbiased squared MMD to fresh true samples, Gaussian kernels of bandwidths 0.05, 0.2, 1 summed;
-- KL: KL(truth || samples) on a 60×60 grid over [-3, 3]² (cell probabilities of the truth from its exact density,
-  sample histograms with add-0.5 smoothing);
-- in-mode: fraction of samples within 3 std of a mode centre (truth: 0.989), and mode-TV: total variation between the
-  samples' mode weights (nearest centre) and the uniform 1/8.
-A truth-vs-truth row gives each metric's floor at this n.
+steps), each from ``--n`` samples: the exact metrics of :mod:`hatebm.eval.toy` (grid KL, MMD² to fresh true
+samples, mode-weight TV, fraction in a mode; truth: 0.989). A truth-vs-truth row gives each metric's floor at this n.
+The 2-D Table 1 with a pretrained GAN and DDLS is ``benchmarks/toy_table1.py``.
 
     python benchmarks/toy_refine.py [--seeds 3] [--iters 1000] [--n 4000] [key=value ...]
 
@@ -37,11 +33,10 @@ from torch import Tensor, nn
 import hatebm
 from hatebm.config import HatConfig, JointConfig, override, preset
 from hatebm.data import toy_distribution
+from hatebm.eval.toy import toy_metrics
 from hatebm.model import load_model
 
 TRUTH = toy_distribution("gmm8")
-CENTRES = TRUTH.means.float()
-STD = TRUTH.std
 
 
 class ImperfectRing(nn.Module):
@@ -54,47 +49,8 @@ class ImperfectRing(nn.Module):
         return torch.stack([r * torch.cos(phi), r * torch.sin(phi)], dim=1)
 
 
-def mmd2(x: Tensor, y: Tensor, bandwidths: tuple[float, ...] = (0.05, 0.2, 1.0)) -> float:
-    """Unbiased squared MMD with a sum of Gaussian kernels."""
-    def k(a: Tensor, b: Tensor) -> Tensor:
-        d2 = torch.cdist(a, b).pow(2)
-        return sum(torch.exp(-d2 / (2 * h**2)) for h in bandwidths)
-
-    n, m = len(x), len(y)
-    kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
-    return ((kxx.sum() - kxx.diag().sum()) / (n * (n - 1)) + (kyy.sum() - kyy.diag().sum()) / (m * (m - 1))
-            - 2 * kxy.mean()).item()
-
-
-def grid_kl(x: Tensor, bins: int = 60, lim: float = 3.0, alpha: float = 0.5) -> float:
-    """KL(truth || histogram of x) over a bins×bins grid on [-lim, lim]² (mass outside the grid is dropped)."""
-    edges = torch.linspace(-lim, lim, bins + 1, dtype=torch.float64)
-    centres = (edges[:-1] + edges[1:]) / 2
-    cells = torch.cartesian_prod(centres, centres)
-    p = TRUTH.log_prob(cells).exp()
-    p = p / p.sum()
-    ix = torch.bucketize(x[:, 0].double(), edges) - 1
-    iy = torch.bucketize(x[:, 1].double(), edges) - 1
-    inside = (ix >= 0) & (ix < bins) & (iy >= 0) & (iy < bins)
-    counts = torch.bincount(ix[inside] * bins + iy[inside], minlength=bins * bins).double()
-    q = (counts + alpha) / (counts.sum() + alpha * bins * bins)
-    keep = p > 0
-    return (p[keep] * (p[keep] / q[keep]).log()).sum().item()
-
-
-def mode_stats(x: Tensor) -> tuple[float, float]:
-    """(fraction within 3 std of a mode centre, TV between mode weights and uniform)."""
-    d = torch.cdist(x, CENTRES)
-    nearest = d.argmin(1)
-    in_mode = (d.min(1).values < 3 * STD).float().mean().item()
-    weights = torch.bincount(nearest, minlength=len(CENTRES)).double() / len(x)
-    return in_mode, 0.5 * (weights - 1 / len(CENTRES)).abs().sum().item()
-
-
 def metrics(x: Tensor, seed: int) -> dict[str, float]:
-    ref = TRUTH.sample(len(x), torch.Generator().manual_seed(10_000 + seed))
-    in_mode, tv = mode_stats(x)
-    return {"MMD2": mmd2(x, ref), "KL": grid_kl(x), "in-mode": in_mode, "mode-TV": tv}
+    return toy_metrics(TRUTH, x, TRUTH.sample(len(x), torch.Generator().manual_seed(10_000 + seed)))
 
 
 def joint_config(name: str) -> JointConfig:

@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import load_file
 
 from hatebm.cli import main
-from hatebm.config import override, preset
+from hatebm.config import override, preset, to_dict
 from hatebm.config import JointConfig
 from hatebm.model import load_model
 from hatebm.train import train
@@ -110,6 +110,8 @@ def test_joint_presets_follow_the_reference_settings():
     assert (a.y_prior_std, a.data.noise, a.lr_hat, a.sampler.eps_y, a.sampler.eps_z, a.sampler.steps) == (
         0.1, 1e-2, 1e-4, 5e-4, 1e-3, 100)
     assert preset("celeba64_refine").temperature == 1e-6
+    y0, y = to_dict(preset("fashion_mnist_refine_cpu")), to_dict(preset("fashion_mnist_refine_y_cpu"))
+    assert (y0["sampler"].pop("eps_y"), y["sampler"].pop("eps_y")) == (0.0, 5e-4) and y0 == y  # only Y differs
 
 
 def test_hat_init_starts_at_the_negated_discriminator_so_step_0_is_ddls(tiny_npz, gan_run):
