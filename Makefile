@@ -41,20 +41,22 @@ demo: env data
 	@echo "demo results: $(DEMO_OUT)/samples.npz, $(DEMO_OUT)/samples.png (grid), $(DEMO_OUT)/stats.jsonl, $(DEMO_OUT)/images/"
 
 # Table 1 in shape: pretrain an SN-GAN, refine it with a joint Hat EBM started at its negated discriminator (two
-# training seeds), then compare base G(Z0), DDLS and the Hat EBM from the same Z0 (FID/KID against the test split), and
+# training seeds; Y held at 0, and Y moving as the paper's residual), then compare base G(Z0), DDLS and the Hat EBM from the same Z0 (FID/KID against the test split), and
 # again with each method's chain length chosen on one half of the test split and reported on the other.
 # Steps whose outputs exist are skipped, so an interrupted `make refine` picks up where it stopped.
 refine: env data
 	test -f $(REFINE)/gan/samples.npz || $(BIN)/hatebm pretrain gan gan_fashion_mnist_cpu --out $(REFINE)/gan --quiet \
 	  $$(test -d $(REFINE)/gan/checkpoints && echo --resume)
-	for s in 0 1; do \
-	  test -f $(REFINE)/hat_s$$s/samples.npz || \
-	    $(BIN)/hatebm train fashion_mnist_refine_cpu seed=$$s generator.source=$(REFINE)/gan hat_init=$(REFINE)/gan \
-	      --out $(REFINE)/hat_s$$s --quiet $$(test -d $(REFINE)/hat_s$$s/checkpoints && echo --resume) || exit 1; \
-	done
+	for s in 0 1; do for y in "" _y; do \
+	  test -f $(REFINE)/hat$${y}_s$$s/samples.npz || \
+	    $(BIN)/hatebm train fashion_mnist_refine$${y}_cpu seed=$$s generator.source=$(REFINE)/gan \
+	      hat_init=$(REFINE)/gan --out $(REFINE)/hat$${y}_s$$s --quiet \
+	      $$(test -d $(REFINE)/hat$${y}_s$$s/checkpoints && echo --resume) || exit 1; \
+	done; done
 	test -f $(REFINE)/metrics.json || $(BIN)/hatebm compare $(REFINE)/gan $(REFINE)/hat_s0 -n $(REFINE_N) --steps 0 10 50 --out $(REFINE) --quiet
 	test -f $(REFINE)/select/report.json || $(BIN)/python benchmarks/refine_select.py $(REFINE)/gan $(REFINE)/hat_s0 $(REFINE)/hat_s1 -n $(REFINE_N) --out $(REFINE)/select
-	@echo "refinement results: $(REFINE)/metrics.json (hat seed 0, test split, with an eval-K sweep) and $(REFINE)/select/report.json (both hat seeds at chain lengths chosen on held-out data); samples: $(REFINE)/{base,ddls,hat}.npz"
+	test -f $(REFINE)/select_y/report.json || $(BIN)/python benchmarks/refine_select.py $(REFINE)/gan $(REFINE)/hat_y_s0 $(REFINE)/hat_y_s1 -n $(REFINE_N) --out $(REFINE)/select_y --scores $(REFINE)/select/scores.json
+	@echo "refinement results: $(REFINE)/metrics.json (hat seed 0, test split, with an eval-K sweep), $(REFINE)/select/report.json (Y = 0 recipe, both hat seeds at chain lengths chosen on held-out data) and $(REFINE)/select_y/report.json (Y moving); samples: $(REFINE)/{base,ddls,hat}.npz"
 
 test: env data
 	$(BIN)/python -m pytest -q

@@ -10,7 +10,7 @@ two halves and the sampling seeds in two, and each method's chain length is chos
 2. Report: base G(Z0), DDLS and every Hat EBM at their chosen K, ``--n`` paired samples each with sampling seed
    ``--seed`` (`hatebm.eval.compare.paired_samples`), scored against the second half.
 
-Every scored set is kept in ``OUT/scores.json`` under a key naming what it depends on (half, run and checkpoint step,
+Every scored set is kept in ``OUT/scores.json`` (or ``--scores``) under a key naming what it depends on (half, run and checkpoint step,
 K, step size, number and seed of samples), so a rerun, or a run with other hat runs on the same GAN, scores only what
 is new. Writes ``OUT/report.json`` (once every method is scored) and the report's uint8 sets
 ``OUT/{base,ddls,hat_s<i>}.npz``.
@@ -69,6 +69,8 @@ def main() -> None:
     p.add_argument("--ref", default="fashion_mnist:test")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True)
+    p.add_argument("--scores", default=None, help="the cache of scored sets (default OUT/scores.json); share one "
+                   "between reports on the same GAN to score base and DDLS once")
     args = p.parse_args()
     if args.seed == args.select_seed:
         raise SystemExit("--seed and --select-seed must differ: the report needs sampling seeds unseen in selection")
@@ -81,7 +83,7 @@ def main() -> None:
         check_pair(base, h, args.gan, path)
     size = base.draw(1, seed=0, progress=False).shape[1]
     refs = dict(zip(("select", "report"), halves(load_reference(args.ref, None, size, None, True, base.device))))
-    path = out / "scores.json"
+    path = Path(args.scores) if args.scores else out / "scores.json"
     scores = json.loads(path.read_text()) if path.is_file() else {}
 
     def scored(part: str, model: Any, run: str, k: int, n: int, seed: int, eps: float | None = None,

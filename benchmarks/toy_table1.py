@@ -40,6 +40,7 @@ import hatebm
 from hatebm.config import override, preset
 from hatebm.data import toy_distribution
 from hatebm.eval.compare import paired_samples
+from hatebm.eval.figures import read_stats, window_means
 from hatebm.eval.toy import toy_metrics
 from hatebm.model import load_model
 
@@ -84,13 +85,6 @@ def select_ddls(ddls, base_gen, n: int, truth, ref: torch.Tensor) -> tuple[int, 
     return min(scores, key=scores.get)
 
 
-def gap_windows(run: Path) -> list[float]:
-    """Mean energy gap H(X+) - H(X-) over ``WINDOWS`` equal windows of a run's logged steps."""
-    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
-    gaps = np.array([r["energy_diff"] for r in rows if "energy_diff" in r], dtype=float)
-    return [float(w.mean()) for w in np.array_split(gaps, WINDOWS)]
-
-
 def run_truth(truth_name: str, args: argparse.Namespace, folder: Path) -> tuple[dict, dict, list]:
     truth = toy_distribution(truth_name)
     rows: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
@@ -112,7 +106,7 @@ def run_truth(truth_name: str, args: argparse.Namespace, folder: Path) -> tuple[
                 model = load_model(run, device="cpu")
                 rows[variant].append(evaluate(model, base.generator, args.n, EVAL_SEED, ref, truth))
                 if variant in gaps:
-                    gaps[variant].append(gap_windows(run))
+                    gaps[variant].append(window_means(read_stats(run), "energy_diff", WINDOWS))
     summary = {m: {k: [float(np.mean([r[k] for r in rs])), float(np.std([r[k] for r in rs]))] for k in rs[0]}
                for m, rs in rows.items()}
     return summary, gaps, chosen

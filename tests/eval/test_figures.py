@@ -133,3 +133,13 @@ def test_histogram_legend_names_each_set_once():
     legend = figures.plot_energy_histogram(scores, 10, labels).axes[0].get_legend()
     texts = [t.get_text() for t in legend.get_texts()]
     assert texts == list(labels.values()) and len(set(texts)) == len(texts)
+
+
+def test_window_means_average_consecutive_windows_of_the_records_that_log_the_key():
+    from hatebm.eval.figures import window_means
+
+    records = [{"step": i, "energy_diff": float(i)} for i in range(10)] + [{"step": 10}]
+    assert window_means(records, "energy_diff", 5) == [0.5, 2.5, 4.5, 6.5, 8.5]
+    assert window_means(records, "energy_diff", 3) == [1.5, 5.0, 8.0]  # 4, 3, 3 records
+    with pytest.raises(ValueError, match="2 records log 'x'; 5 windows need at least as many"):
+        window_means([{"x": 1.0}, {"x": 2.0}], "x")

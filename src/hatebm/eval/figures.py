@@ -201,6 +201,15 @@ def read_stats(path: str | Path) -> list[dict[str, Any]]:
     return records
 
 
+def window_means(records: list[dict[str, Any]], key: str, windows: int = 5) -> list[float]:
+    """The mean of ``key`` over ``windows`` consecutive, near-equal windows of the records that log it (a
+    trajectory in a few numbers, e.g. the energy gap over training)."""
+    values = np.array([r[key] for r in records if key in r], np.float64)
+    if len(values) < windows:
+        raise ValueError(f"{len(values)} records log {key!r}; {windows} windows need at least as many")
+    return [float(w.mean()) for w in np.array_split(values, windows)]
+
+
 def _check_window(window: int) -> None:
     if window < 1:
         raise ValueError(f"the smoothing window must be at least 1 (1 = no smoothing), got {window}")
