@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -108,20 +108,37 @@ class Model:
             return x.numpy()
         return to_uint8(x, crop=self.info.crop_for(x.shape[-1]))
 
+    def batches(self, n: int, steps: int | None = None, batch_size: int = 250, progress: bool = True,
+                seed: int | None = None, start: int = 0, **overrides: Any) -> Iterator[np.ndarray]:
+        """The samples of :meth:`results` (same arguments) batch by batch, as :meth:`images` converts them: nothing
+        but one batch is alive at a time."""
+        for result in self.results(n, steps, batch_size, progress, seed, start, **overrides):
+            batch = self.images(result.x)
+            del result  # not alive while the next batch is drawn
+            yield batch
+
     def draw(self, n: int, steps: int | None = None, batch_size: int = 250, progress: bool = True,
              seed: int | None = None, start: int = 0, **overrides: Any) -> np.ndarray:
         """``n`` samples as uint8 N×H×W×C at the data's original size (or float N×D points for 2-D toys), drawn by
         :meth:`results` (same arguments). Each batch is converted as it comes: the host holds the result and one
         batch, never the whole set in float32."""
-        out, i = None, 0
-        for result in self.results(n, steps, batch_size, progress, seed, start, **overrides):
-            batch = self.images(result.x)
-            del result  # not alive while the next batch is drawn
-            if out is None:
-                out = np.empty((n, *batch.shape[1:]), batch.dtype)
-            out[i:i + len(batch)] = batch
-            i += len(batch)
-        return out
+        return collect(self.batches(n, steps, batch_size, progress, seed, start, **overrides), n)
+
+
+def collect(chunks: Iterable[np.ndarray], n: int, where: str = "the batches") -> np.ndarray:
+    """The ``n`` items of consecutive ``chunks`` in one array, filled as they come (OSError naming ``where`` if they
+    do not add up to ``n``)."""
+    out, i = None, 0
+    for chunk in chunks:
+        if out is None:
+            out = np.empty((n, *chunk.shape[1:]), chunk.dtype)
+        if i + len(chunk) > n:
+            raise OSError(f"{where} hold more than {n} images")
+        out[i:i + len(chunk)] = chunk
+        i += len(chunk)
+    if i != n:
+        raise OSError(f"{where} hold {i} images, not {n}")
+    return out
 
 
 def hat_model(ebm: HatEBM, config: HatConfig, info: DataInfo, step: int = 0) -> Model:

@@ -185,7 +185,11 @@ def test_a_run_on_prepared_data_resumes_naming_its_size(tiny_npz, tmp_path):
 
 
 def test_sample_shares_that_do_not_arrive_are_an_error(tmp_path):
-    from hatebm.eval.samples import _assemble
+    from hatebm.eval.samples import _shares
+    from hatebm.model import collect
+
+    def _assemble(folder, n, world):
+        return collect(_shares(folder, n, world, slice_size=2), n)
 
     np.save(tmp_path / "part_00000.npy", np.zeros((3, 2, 2, 1), np.uint8))
     with pytest.raises(OSError, match=r"the shares of rank\(s\) \[1\] are missing"):

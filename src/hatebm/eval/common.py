@@ -6,6 +6,7 @@ import json
 import os
 import re
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,56 @@ def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray], protocol: d
         np.savez(f, **arrays, protocol=np.array(json.dumps(protocol, sort_keys=True)))
     os.replace(f.name, path)
     return path
+
+
+class NpzWriter:
+    """Writes an .npz (deflated, as ``np.savez_compressed``) whose array ``name`` of ``n`` items arrives in chunks
+    along its first axis, so that no more than one chunk is held in memory; other arrays and the JSON ``protocol``
+    are added on :meth:`close`. The file appears atomically on close (temporary file, then rename); a writer left
+    unclosed (an error) removes its temporary file when used as a context manager."""
+
+    def __init__(self, path: str | os.PathLike, name: str, n: int) -> None:
+        self.path, self.name, self.n, self.count = Path(path), name, n, 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".npz.tmp")
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self.zip = zipfile.ZipFile(self.tmp, "w", compression=zipfile.ZIP_DEFLATED)
+        self.entry: Any = None
+
+    def write(self, chunk: np.ndarray) -> None:
+        chunk = np.ascontiguousarray(chunk)
+        if self.entry is None:
+            self.entry = self.zip.open(f"{self.name}.npy", "w", force_zip64=True)
+            np.lib.format.write_array_header_2_0(self.entry, {
+                "descr": np.lib.format.dtype_to_descr(chunk.dtype), "fortran_order": False,
+                "shape": (self.n, *chunk.shape[1:])})
+        if self.count + len(chunk) > self.n:
+            raise ValueError(f"{self.path}: more than the {self.n} items announced for {self.name!r}")
+        self.entry.write(chunk.tobytes())
+        self.count += len(chunk)
+
+    def close(self, protocol: dict[str, Any] | None = None, **arrays: np.ndarray) -> Path:
+        if self.entry is None or self.count != self.n:
+            raise ValueError(f"{self.path}: {self.count} of the {self.n} items of {self.name!r} were written")
+        self.entry.close()
+        extra = dict(arrays, **({} if protocol is None else {"protocol": np.array(json.dumps(protocol, sort_keys=True))}))
+        for key, value in extra.items():
+            with self.zip.open(f"{key}.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
+        self.zip.close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def __enter__(self) -> NpzWriter:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.tmp.exists():  # not closed: leave nothing behind
+            if self.entry is not None and not self.entry.closed:
+                self.entry.close()
+            self.zip.close()
+            self.tmp.unlink()
 
 
 def read_npz(path: str | os.PathLike, what: str, hint: str) -> dict[str, np.ndarray]:

@@ -1,16 +1,19 @@
 """The samples to evaluate: uint8 images from an .npz or an image folder, or drawn on the fly from a checkpoint, each
 with a record of where they came from (kept in the metrics' protocol).
 
-Drawn samples are a seeded set (:func:`draw_set`): image i comes from its own seed, so the set is the same whatever the
-batch size, and under torchrun each rank draws its share and rank 0 receives the whole set (the others get None).
+Drawn samples are a seeded set (:func:`draw_set`, or :func:`write_set` straight into an .npz): image i comes from its
+own seed, so the set is the same whatever the batch size, and under torchrun each rank draws its share and rank 0
+receives the whole set (the others get None).
 """
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -19,6 +22,8 @@ from torch import nn
 from hatebm import data
 from hatebm.config.checks import check_seed
 from hatebm.distributed import any_rank, barrier, broadcast, rank_and_world, shard
+from hatebm.eval.common import NpzWriter
+from hatebm.model import collect
 
 if TYPE_CHECKING:
     from hatebm.model import Model
@@ -30,18 +35,53 @@ Source = str | os.PathLike | Callable[[int], Any]
 def draw_set(model: Model, n: int, *, seed: int, steps: int | None = None, batch_size: int = 250,
              progress: bool = True, scratch: str | os.PathLike = ".", **overrides: Any) -> np.ndarray | None:
     """Images 0 .. n-1 of the sample set of ``seed`` (:meth:`Model.draw` with per-image seeds), each rank of a torchrun
-    job drawing its share; the whole set on rank 0, None on the other ranks.
+    job drawing its share (:func:`set_chunks`); the whole set on rank 0, None on the other ranks. Host memory: the
+    uint8 set on rank 0, a share on the others, and one batch."""
+    with set_chunks(model, n, seed=seed, steps=steps, batch_size=batch_size, progress=progress, scratch=scratch,
+                    **overrides) as chunks:
+        return None if chunks is None else collect(chunks, n)
 
-    Ranks never send images through a collective: each writes its share as an .npy file into a folder under
-    ``scratch`` (which every rank must reach: a shared file system across nodes; checked before drawing), and rank 0
-    reads them into the set and removes the folder. Host memory: the uint8 set on rank 0, a share on the others, and
-    one batch."""
+
+def write_set(model: Model, n: int, out: str | os.PathLike, *, seed: int, steps: int | None = None,
+              batch_size: int = 250, progress: bool = True, head: int = 100,
+              **overrides: Any) -> np.ndarray | None:
+    """Write the set of :func:`draw_set` to the .npz ``out`` (array ``images``, or ``points`` for 2-D toys) as it
+    is drawn, never holding it whole (shares of other ranks are read from disk in slices); returns its first ``head``
+    items on rank 0, None on the other ranks. Host memory: one batch (and on rank 0, one slice of a share)."""
+    out = Path(out)
+    with set_chunks(model, n, seed=seed, steps=steps, batch_size=batch_size, progress=progress, scratch=out.parent,
+                    **overrides) as chunks:
+        if chunks is None:
+            return None
+        first = next(chunks)
+        kept: list[np.ndarray] = []
+        with NpzWriter(out, "images" if first.dtype == np.uint8 else "points", n) as writer:
+            for chunk in itertools.chain([first], chunks):
+                writer.write(chunk)
+                room = head - sum(map(len, kept))
+                if room > 0:
+                    kept.append(chunk[:room].copy())
+            writer.close()
+        return np.concatenate(kept)
+
+
+@contextmanager
+def set_chunks(model: Model, n: int, *, seed: int, steps: int | None = None, batch_size: int = 250,
+               progress: bool = True, scratch: str | os.PathLike = ".",
+               **overrides: Any) -> Iterator[Iterator[np.ndarray] | None]:
+    """The sample set of ``seed`` in consecutive chunks, in image order, on rank 0 (None on the other ranks).
+
+    One process yields its batches as they are drawn. Under torchrun each rank draws its share and writes it as an .npy
+    file into a folder under ``scratch`` (which every rank must reach: a shared file system across nodes; checked
+    before drawing), and rank 0 reads the shares back in slices; images never go through a collective. Rank 0 removes
+    the folder on leaving, whatever happened."""
     if n < 1:
         raise ValueError(f"the number of samples n must be at least 1, got {n}")
     rank, world = rank_and_world()
-    part = shard(n)
     if world == 1:
-        return model.draw(n, steps, batch_size, progress, seed=seed, **overrides)
+        yield model.batches(n, steps, batch_size, progress, seed=seed, **overrides)
+        return
+    part = shard(n)
     folder = Path(scratch) / f".hatebm_samples_{broadcast(uuid.uuid4().hex if rank == 0 else None)}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -59,29 +99,27 @@ def draw_set(model: Model, n: int, *, seed: int, steps: int | None = None, batch
             os.replace(folder / f".part_{rank:05d}.npy", folder / f"part_{rank:05d}.npy")
             del mine
         barrier()
-        return _assemble(folder, n, world) if rank == 0 else None
+        yield _shares(folder, n, world) if rank == 0 else None
     finally:  # a rank that fails ends the torchrun job; rank 0 removes the folder whatever happened
         if rank == 0:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _assemble(folder: Path, n: int, world: int) -> np.ndarray:
-    """The set from the ranks' share files, in rank order; every share must be there and the set complete."""
+def _shares(folder: Path, n: int, world: int, slice_size: int = 1024) -> Iterator[np.ndarray]:
+    """The ranks' share files in rank order, in slices of ``slice_size`` images; every share must be there and the
+    set complete."""
     expected = [r for r in range(world) if len(shard(n, r, world))]
     missing = [r for r in expected if not (folder / f"part_{r:05d}.npy").is_file()]
     if missing:
         raise OSError(f"the shares of rank(s) {missing} are missing from {folder}: the ranks do not share that folder "
                       "(pass an output folder on a file system every node mounts)")
-    out, i = None, 0
+    total = sum(len(np.load(folder / f"part_{r:05d}.npy", mmap_mode="r")) for r in expected)
+    if total != n:
+        raise OSError(f"the ranks' shares in {folder} hold {total} images, not {n}")
     for r in expected:
         share = np.load(folder / f"part_{r:05d}.npy", mmap_mode="r")
-        if out is None:
-            out = np.empty((n, *share.shape[1:]), share.dtype)
-        out[i:i + len(share)] = share
-        i += len(share)
-    if i != n:
-        raise OSError(f"the ranks' shares in {folder} hold {i} images, not {n}")
-    return out
+        for i in range(0, len(share), slice_size):
+            yield np.asarray(share[i:i + slice_size])
 
 
 def from_callable(source: Model | Callable[[int], Any], n: int = DEFAULT_N, *, seed: int = 0,
