@@ -78,3 +78,17 @@ def test_checkpoints_of_other_formats_are_refused(tmp_path):
     ckpt.write_files(tmp_path / "old", 1, {}, {"kind": "tandem", "config": {}})
     with pytest.raises(ValueError, match="records no checkpoint format"):
         ckpt.load(tmp_path / "old")
+
+
+@pytest.mark.parametrize("name", sorted(__import__("hatebm").PRESETS))
+def test_every_preset_config_round_trips_through_a_checkpoint(tmp_path, name):
+    """Every key of every preset comes back from state.json with its value and JSON type (ints stay ints)."""
+    from hatebm.checkpoint import Checkpoint, GeneratorSpec, RankState
+    from hatebm.config import preset, to_dict
+    from hatebm.data import DataInfo
+
+    cfg = preset(name)
+    saved = Checkpoint(1, cfg, DataInfo(32, 32, 1), GeneratorSpec({"type": "hatebm", "model": {}}, (16,)), None, {}, {},
+                       [RankState({"epoch": 0, "pos": 0}, {}, None)])
+    back = ckpt.load(ckpt.save(tmp_path, saved)).config
+    assert back == cfg and json.dumps(to_dict(back)) == json.dumps(to_dict(cfg))

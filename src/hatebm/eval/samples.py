@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from hatebm import data
-from hatebm.config.checks import check_seed
+from hatebm.options import check_seed
 from hatebm.distributed import any_rank, barrier, broadcast, rank_and_world, shard
 
 if TYPE_CHECKING:
