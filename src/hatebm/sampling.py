@@ -78,9 +78,8 @@ class SampleResult:
 
 def randn_dense(x: Tensor) -> Tensor:
     """N(0, I) of ``x``'s shape, dtype and memory layout, drawn in memory order. For a contiguous ``x`` these are
-    ``torch.randn_like``'s draws; for a channels_last ``x`` it avoids torch's strided normal_ path on the CPU, which is
-    about 7x slower (most of a Langevin update's arithmetic at 32 px, 3 channels) and draws other, equally
-    distributed, numbers."""
+    ``torch.randn_like``'s draws; for a channels_last ``x`` it avoids torch's strided normal_ path, which is several
+    times slower on the CPU (docs/results.md), and draws other, equally distributed, numbers."""
     if x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last):
         return torch.randn_like(x)
     return torch.randn(x.numel(), dtype=x.dtype, device=x.device).as_strided(x.shape, x.stride())
