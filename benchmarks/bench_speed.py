@@ -32,7 +32,6 @@ import sys
 import time
 import warnings
 from collections import defaultdict
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -148,7 +147,7 @@ def make_run(cfg: HatConfig) -> Tandem | Joint:
     if isinstance(cfg, TandemConfig):
         return Tandem(cfg, env, data=random_images(cfg))
     torch.manual_seed(cfg.seed)
-    gen = build_generator(replace(cfg.model, latent_shape=[], out_scale=1.0))
+    gen = build_generator(cfg.model.replace(latent_shape=[], out_scale=1.0))
     return Joint(cfg, env, data=random_images(cfg), generator=gen)
 
 
@@ -197,11 +196,11 @@ def count_flops(run: Tandem | Joint) -> dict[str, int]:
     cfg, saved = run.cfg, run.cfg.sampler
     k = saved.steps
     try:
-        cfg.sampler = replace(saved, steps=1)
+        cfg.sampler = saved.replace(steps=1)
         chain1 = flops(run.negatives)
-        cfg.sampler = replace(saved, steps=2)
+        cfg.sampler = saved.replace(steps=2)
         chain2 = flops(run.negatives)
-        cfg.sampler = replace(saved, steps=1)
+        cfg.sampler = saved.replace(steps=1)
         iter1 = flops(run.train_step)
     finally:
         cfg.sampler = saved
@@ -374,7 +373,7 @@ def time_row(run: Tandem | Joint, clock: Clock, args: argparse.Namespace) -> dic
     cfg = run.cfg
     saved = cfg.sampler
     if args.warmup_steps:
-        cfg.sampler = replace(saved, steps=min(args.warmup_steps, saved.steps))
+        cfg.sampler = saved.replace(steps=min(args.warmup_steps, saved.steps))
     try:
         for _ in range(args.warmup):
             run.train_step()

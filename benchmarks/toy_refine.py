@@ -23,7 +23,6 @@ import argparse
 import math
 import tempfile
 import time
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +56,7 @@ def joint_config(name: str) -> JointConfig:
     """The preset ``name`` as a joint run: its data, networks, sampler, loss and schedule (every HatConfig field),
     the joint run's own settings (generator, priors) at their defaults."""
     cfg = preset(name)
-    return JointConfig(**{f.name: getattr(cfg, f.name) for f in fields(HatConfig)})
+    return JointConfig(**{key: getattr(cfg, key) for key in HatConfig.model_fields})
 
 
 def run_seed(seed: int, args: argparse.Namespace, folder: Path, gen_path: Path) -> dict[str, dict[str, float]]:

@@ -820,6 +820,7 @@ def test_real_command_line(tmp_path):
     done = subprocess.run([sys.executable, "-m", "hatebm.cli", "train", "tiny", "sampler.eps_y=nan", "--dry-run"],
                           capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert done.returncode == 2 and lines == ["hatebm train: error: sampler.eps_y must be >= 0 and finite, got nan "
-                                              "(0 holds Y fixed)"], done.stderr
+    assert done.returncode == 2 and lines == ["hatebm train: error: sampler.eps_y must be positive and finite, got nan "
+                                              "(step size of Y: the tandem sampler moves only Y, so 0 would train "
+                                              "on the generator's own samples)"], done.stderr
     assert done.stdout == ""

@@ -95,3 +95,18 @@ def test_load_model_reads_no_rank_file(tmp_path):
     assert load_model(tmp_path / "run", "cpu").sample(2, steps=1).x.shape == (2, 3, 32, 32)
     with pytest.raises(ValueError, match="lacks rank0.safetensors"):
         ckpt.load(tmp_path / "run")
+
+
+@pytest.mark.parametrize("name", sorted(__import__("hatebm").PRESETS))
+def test_every_preset_config_round_trips_through_a_checkpoint(tmp_path, name):
+    """Every key of every preset comes back from state.json with its value and JSON type (ints stay ints)."""
+    from hatebm.checkpoint import Checkpoint, GeneratorSpec, RankState
+    from hatebm.config import preset, to_dict
+    from hatebm.data import DataInfo
+
+    cfg = preset(name)
+    one = RankState({"epoch": 0, "pos": 0}, {"rng.torch": torch.get_rng_state()})
+    saved = Checkpoint(1, cfg, DataInfo(32, 32, 1), GeneratorSpec({"type": "hatebm", "model": {}}, (16,)), None, {}, {},
+                       {0: one}, world=1)
+    back = ckpt.load(ckpt.save(tmp_path, saved)).config
+    assert back == cfg and json.dumps(to_dict(back)) == json.dumps(to_dict(cfg))

@@ -37,7 +37,7 @@ def test_overrides_parse_types():
     ("foo=1", "unknown config key 'foo'"), ("iters=ten", "iters expects int"), ("sampler=3", "is a section"),
     ("nosuch.key=1", "unknown config section"), ("iters", "key=value"), ("sampler.order=xy", "must be one of"),
     ("batch_size=0", "batch_size must be positive"), ("bank_size=4", "bank_size"), ("amp=maybe", "true or false"),
-    ("sampler.steps=-1", "steps must be >= 0")])
+    ("sampler.steps=-1", r"steps must be positive \(>= 1\)")])
 def test_bad_overrides_are_clear_errors(bad, msg):
     with pytest.raises(ValueError, match=msg):
         override(preset("tiny"), [bad])

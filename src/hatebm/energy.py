@@ -8,13 +8,12 @@ Conventions used across the library: images are float32 NCHW in [-1, 1]; higher 
 """
 from __future__ import annotations
 
-from dataclasses import fields, replace
 from typing import Any, Literal, Sequence
 
 import torch
 from torch import Tensor, nn
 
-from hatebm.sampling import LangevinConfig, SampleResult, sample_conditional, sample_joint
+from hatebm.sampling import LangevinConfig, SampleResult, sample_conditional, sample_joint, settings
 
 
 class HatEBM(nn.Module):
@@ -69,11 +68,11 @@ class HatEBM(nn.Module):
         Settings come from ``config`` (a :class:`LangevinConfig`) with keyword ``overrides`` (``steps``, ``eps_y``,
         ``eps_z``, ``max_drift_y``, ``noise``, ``y0_scale``, ``order``, ``record_every``).
         """
-        valid = {f.name for f in fields(LangevinConfig)}
+        valid = set(LangevinConfig.model_fields)
         unknown = set(overrides) - valid
         if unknown:
             raise ValueError(f"unknown sampler settings {sorted(unknown)}; valid ones are {sorted(valid)}")
-        cfg = replace(config or LangevinConfig(), **overrides)
+        cfg = settings(config, **overrides)
         device = next(self.parameters()).device
         z = self.latent(n_or_z, device) if isinstance(n_or_z, int) else n_or_z.to(device)
         if tuple(z.shape[1:]) != self.latent_shape:

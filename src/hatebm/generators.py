@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from hatebm import checkpoint as ckpt
 from hatebm.checkpoint import Checkpoint, GeneratorSpec
-from hatebm.config import ModelConfig, build
+from hatebm.config import ModelConfig
 from hatebm.nets import build_generator
 
 FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -52,12 +52,12 @@ class LoadedGenerator:
 
 
 def _native(model: dict[str, Any]) -> nn.Module:
-    return build_generator(build(ModelConfig, model))
+    return build_generator(ModelConfig.build(model))
 
 
 def native_spec(model: ModelConfig) -> dict[str, Any]:
     """The spec of the hatebm generator that ``model`` describes."""
-    return {"type": "hatebm", "model": asdict(model)}
+    return {"type": "hatebm", "model": model.model_dump()}
 
 
 def custom_spec(module: nn.Module) -> dict[str, Any]:

@@ -8,7 +8,7 @@ radius sqrt(m) for autoencoder decoders), which works on every checkpoint.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -20,7 +20,7 @@ from tqdm import tqdm
 from hatebm import checkpoint as ckpt
 from hatebm.checkpoint import NATIVE
 from hatebm.config import GanConfig, HatConfig, RunConfig
-from hatebm.config.checks import check_seed
+from hatebm.options import check_seed
 from hatebm.data import DataInfo, to_uint8
 from hatebm.ddls import ddls_model, ddls_sampler
 from hatebm.devices import compiled, resolve_device
@@ -29,7 +29,7 @@ from hatebm.generators import call_factory, generator_from_checkpoint, load_weig
 from hatebm.nets import build_discriminator, build_hat, project_sphere
 from hatebm.noise import ImageNoise
 from hatebm.precision import autocast, tf32
-from hatebm.sampling import LangevinConfig, Noise, SampleResult, sample_joint
+from hatebm.sampling import LangevinConfig, Noise, SampleResult, sample_joint, settings
 
 METHODS = ("hat", "ddls", "generator")
 SAMPLING_NETS = {"hat": ("hat", "generator"), "ddls": ("discriminator", "generator"),
@@ -77,7 +77,7 @@ class Model:
                 x = self.generator(project_sphere(z) if self.sphere else z).float()
             return SampleResult(x=x, y=torch.zeros_like(x), z=z, z0=z)
         with autocast(self.device, self.config.amp), tf32(self.config.tf32):  # as its run's chains (hatebm.precision)
-            return self.chains(self.ebm, z, replace(self.sampler, **overrides),
+            return self.chains(self.ebm, z, settings(self.sampler, **overrides),
                                None if noise is None else noise.randn_like)
 
     def results(self, n: int, steps: int | None = None, batch_size: int = 250, progress: bool = True,
@@ -144,7 +144,7 @@ def collect(chunks: Iterable[np.ndarray], n: int, where: str = "the batches") ->
 def hat_model(ebm: HatEBM, config: HatConfig, info: DataInfo, step: int = 0) -> Model:
     """A Hat EBM with its run's sampler and ``eval_steps`` Langevin steps."""
     return Model(config, info, step, ebm.generator, ebm.latent_shape, ebm, config.chains,
-                 replace(config.sampler, steps=config.eval_steps))
+                 settings(config.sampler, steps=config.eval_steps))
 
 
 def resolve_module(module: nn.Module | str | None, what: str) -> nn.Module | None:

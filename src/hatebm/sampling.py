@@ -26,57 +26,40 @@ on the rank.
 from __future__ import annotations
 
 import contextlib
-import math
-import numbers
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator, Literal
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal
 
 import torch
+from pydantic import Field
 from torch import Tensor, nn
 
+from hatebm.options import Count0, NonNeg, Options, Positive
 from hatebm.precision import full_precision
 
 if TYPE_CHECKING:
     from hatebm.energy import HatEBM
 
 
-@dataclass
-class LangevinConfig:
+class LangevinConfig(Options):
     """Settings of one sampling run (DESIGN §2)."""
 
-    steps: int = 50
-    eps_y: float = 5e-4
-    eps_z: float = 5e-3
-    max_drift_y: float | None = 2.5  # per-sample L2 bound on the Y drift; None disables clipping
-    noise: bool = True
-    y0_scale: float = 0.0  # Y0 = y0_scale * N(0, I); the paper starts from Y0 = 0
-    # joint sampler: "yz" updates Y then Z (the paper, eqs 6-7), "zy" Z then Y (the authors' code), "joint" both at
-    # once from one hat pass (beyond the paper; see the module docstring)
-    order: Literal["yz", "zy", "joint"] = "yz"
-    record_every: int = 0  # keep (X, G(Z), Y) every k steps for path figures (Fig 3); 0 = off
+    steps: Count0 = Field(50, description="Langevin steps per chain; 0 returns the generator's samples")
+    eps_y: NonNeg = Field(5e-4, description="step size of Y in eq 3; 0 holds Y fixed")
+    eps_z: NonNeg = Field(5e-3, description="step size of Z in eq 3; 0 holds Z fixed")
+    max_drift_y: Positive | None = Field(2.5, description="per-sample L2 bound on the Y drift; none disables the clip")
+    noise: bool = Field(True, description="add the Langevin noise eps * xi; false descends U's gradient")
+    y0_scale: NonNeg = Field(0.0, description="Y0 = y0_scale * N(0, I); 0 starts from Y0 = 0, as the paper")
+    order: Literal["yz", "zy", "joint"] = Field("yz", description=(
+        "the joint sampler's order: yz, Y then Z as the paper's eqs 6-7; zy, Z then Y as the authors' code; joint, "
+        "both from one hat pass, beyond the paper"))
+    record_every: Count0 = Field(0, description="keep X, G(Z) and Y every k steps for path figures as Fig 3; 0 "
+                                                "records no path")
 
-    def __post_init__(self) -> None:
-        """Refuse bad settings; each message starts with the field it names (a run config adds ``sampler.``). The
-        ranges are those of :mod:`hatebm.config.rules`."""
-        for name in ("steps", "record_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise ValueError(f"{name} expects int, got {value!r}")
-            if value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value}")
-        for name in ("eps_y", "eps_z", "y0_scale", "max_drift_y"):
-            value, positive = getattr(self, name), name == "max_drift_y"
-            if value is None and positive:
-                continue
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise ValueError(f"{name} expects float, got {value!r}")
-            if not (math.isfinite(value) and (value > 0 if positive else value >= 0)):
-                note = f" (0 holds {name[-1].upper()} fixed)" if name.startswith("eps") else ""
-                raise ValueError(f"{name} must be {'positive and finite or none' if positive else '>= 0 and finite'}, "
-                                 f"got {value!r}{note}")
-        if self.order not in ("yz", "zy", "joint"):
-            raise ValueError(f"order must be 'yz' (paper), 'zy' (authors' code) or 'joint' (one hat pass per step), "
-                             f"got {self.order!r}")
+
+def settings(base: LangevinConfig | None = None, **changes: Any) -> LangevinConfig:
+    """``base`` (default settings if None) with ``changes``, as a plain :class:`LangevinConfig`: checked by its own
+    ranges, not by the tighter ones of a training run's sampler that ``base`` may be."""
+    return LangevinConfig(**{**dict(base or LangevinConfig()), **changes})
 
 
 @dataclass
@@ -95,9 +78,8 @@ class SampleResult:
 
 def randn_dense(x: Tensor) -> Tensor:
     """N(0, I) of ``x``'s shape, dtype and memory layout, drawn in memory order. For a contiguous ``x`` these are
-    ``torch.randn_like``'s draws; for a channels_last ``x`` it avoids torch's strided normal_ path on the CPU, which is
-    about 7x slower (most of a Langevin update's arithmetic at 32 px, 3 channels) and draws other, equally
-    distributed, numbers."""
+    ``torch.randn_like``'s draws; for a channels_last ``x`` it avoids torch's strided normal_ path, which is several
+    times slower on the CPU (docs/results.md), and draws other, equally distributed, numbers."""
     if x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last):
         return torch.randn_like(x)
     return torch.randn(x.numel(), dtype=x.dtype, device=x.device).as_strided(x.shape, x.stride())

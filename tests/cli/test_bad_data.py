@@ -102,8 +102,8 @@ def test_one_rule_for_seeds_in_python(tiny_npz, tmp_path):
     import hatebm
     from hatebm.eval.common import select_images
 
-    with pytest.raises(ValueError, match=r"^seed must be in \[0, 4294967295\], got -1$"):
-        hatebm.override(hatebm.preset("tiny"), ["seed=-1"]).validate()
+    with pytest.raises(ValueError, match=r"^seed must be in \[0, 4294967295\], got -1 \(seeds the weights"):
+        hatebm.override(hatebm.preset("tiny"), ["seed=-1"]).validate()  # a config's error adds the option's meaning
     with pytest.raises(ValueError, match=r"^seed must be in \[0, 4294967295\], got -1$"):
         select_images(np.zeros((5, 2, 2, 1), np.uint8), 3, seed=-1)
     model = hatebm.train(hatebm.override(hatebm.preset("tiny"), ["data.name=npz", f"data.root={tiny_npz}", "iters=1",

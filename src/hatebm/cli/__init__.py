@@ -10,7 +10,7 @@ import warnings
 
 from hatebm.cli.common import Parser, parser_kwargs
 
-COMMANDS = ("train", "sample", "fid", "proxy_fid", "ood", "figures", "data", "compare", "import_tf")
+COMMANDS = ("train", "sample", "fid", "proxy_fid", "ood", "figures", "data", "compare", "import_tf", "config")
 
 
 def build_parser() -> argparse.ArgumentParser:

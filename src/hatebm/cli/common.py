@@ -71,9 +71,9 @@ def add_quiet(p: argparse.ArgumentParser) -> None:
 
 
 def seed(text: str) -> int:
-    """The argparse type of every seed flag: the rule of every seed (:func:`hatebm.config.checks.check_seed`); a
+    """The argparse type of every seed flag: the rule of every seed (:func:`hatebm.options.check_seed`); a
     failure is one line naming the flag."""
-    from hatebm.config.checks import check_seed
+    from hatebm.options import check_seed
 
     try:
         value = int(text)

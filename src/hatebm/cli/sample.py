@@ -44,11 +44,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from hatebm.config.checks import NONNEG, check_value
     from hatebm.distributed import setup
     from hatebm.eval.figures import save_grid, save_scatter
     from hatebm.eval.samples import write_set
     from hatebm.model import load_model
+    from hatebm.sampling import LangevinConfig
 
     out = check_out(args.out)
     if out.suffix != ".npz":
@@ -57,7 +57,10 @@ def run(args: argparse.Namespace) -> int:
     check_count(args.batch_size, "--batch-size")
     check_count(args.steps, "--steps", 0)
     if args.eps_z is not None:  # the rule of sampler.eps_z
-        check_value("--eps-z", args.eps_z, NONNEG)
+        try:
+            LangevinConfig(eps_z=args.eps_z)
+        except ValueError as err:
+            raise ValueError(f"--eps-z{str(err).removeprefix('eps_z')}") from None
     env = setup(args.device)
     model = load_model(args.model, env.device, args.method, hat=args.hat, generator=args.generator,
                        trust_generator=args.trust_generator, compile=args.compile)

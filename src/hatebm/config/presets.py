@@ -26,8 +26,8 @@ def _fashion_cpu() -> TandemConfig:
     refined samples and the Langevin drift stays below its clip; a small bank (1,000: the generator learns from the
     last ~60 iterations); generator lr 5e-4; the energy penalty ``energy_reg * mean(H^2)`` in place of the division by
     T; hat and generator lr x0.3 at 35 % and 70 % of the run; and a Y drift clip of 0.5 instead of 2.5, which keeps the
-    hat's sharpening input gradient from turning the chains into oscillations. Final samples take K = 80 steps, chosen
-    against *training* images, not the test images the demo is scored on.
+    hat's sharpening input gradient from turning the chains into oscillations. Final samples take K = 80 steps, the
+    best chain length against training images (docs/results.md), not against the test images the demo is scored on.
     """
     return TandemConfig(
         data=DataConfig(name="fashion_mnist"),
@@ -64,14 +64,12 @@ def _joint(res: int, width: int, data: DataConfig, sampler: LangevinConfig, **kw
 
 
 def _joint_fashion_cpu(sampler: LangevinConfig, noise: float = 1e-3, **kw: Any) -> JointConfig:
-    """CPU-sized retrofit run on Fashion-MNIST (32 px) over a `hatebm pretrain ae` CPU preset's decoder (bf16, as its
-    results in docs/results.md were measured).
+    """CPU-sized retrofit run on Fashion-MNIST (32 px) over a `hatebm pretrain ae` CPU preset's decoder (bf16).
 
-    With the paper's joint settings (T = 1e-3, loss divided by T) a few hundred iterations leave the hat's input
-    gradient far too small to move Y or Z, so the samples stay the generator's plus noise. These presets use the
-    tandem CPU recipe instead: the energy penalty fixes the hat's scale and T = 1e-8 makes the step sizes set the
-    drift (drift_Y = eps_Y^2 / (2T) * grad H). Retrofit takes a larger eps_Z with fewer steps: random sphere codes
-    decode to noise, far from the autoencoder's codes.
+    In place of the paper's joint settings (T = 1e-3, loss divided by T, which cannot move Y or Z within a few hundred
+    iterations: docs/results.md), the tandem CPU recipe: the energy penalty fixes the hat's scale and T = 1e-8 makes
+    the step sizes set the drift (drift_Y = eps_Y^2 / (2T) * grad H). Retrofit takes a larger eps_Z with fewer steps:
+    random sphere codes decode to noise, far from the autoencoder's codes.
     """
     return JointConfig(data=DataConfig(name="fashion_mnist", noise=noise),
                        model=ModelConfig(resolution=32, channels=1, hat_width=32), sampler=sampler,

@@ -173,8 +173,8 @@ class _Squares(Dataset):
 
 class PreparedImages(_Squares):
     """The images of a prepared folder `root` as S×S×C uint8 arrays, read from images.u8 through a file each process
-    opens itself (forked or spawned DataLoader workers never share a file offset). "short_side" layouts give their centred (crop="centre") or a random
-    (crop="random") S×S window; `flip` mirrors with probability 1/2."""
+    opens itself (forked or spawned DataLoader workers never share a file offset). "short_side" layouts give their
+    centred (crop="centre") or a random (crop="random") S×S window; `flip` mirrors with probability 1/2."""
 
     def __init__(self, root: str | Path, crop: Literal["centre", "random"] = "centre", flip: bool = False,
                  seed: int = 0) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from hatebm.config.checks import check_seed
+from hatebm.options import check_seed
 from hatebm.data import load_images, to_model, to_uint8
 from hatebm.data.registry import parse_spec
 from hatebm.data.transforms import MODES as FIT_MODES

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -206,7 +205,7 @@ def paired_comparison(
             entry["kid_std"] = metrics["kid_std"]
         results[name] = {**entry, "images": images}
 
-    sampler = asdict(joint.sampler)
+    sampler = joint.sampler.model_dump()
     results["protocol"] = {
         "gan": str(gan_dir), "hat": str(hat_dir), "checkpoint_steps": {"gan": base.step, "hat": joint.step},
         "n": n, "seed": seed, "batch_size": batch_size, "ref_n": ref_n,

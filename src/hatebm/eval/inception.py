@@ -20,8 +20,8 @@ Resize to 299 (`resize=`):
 - "clean": clean-fid's resize, PIL bicubic (antialiased) per channel in float, clipped to [0, 255].
 Grey images are repeated to 3 channels first, as all reference implementations do.
 
-On the CPU the network runs on channels_last (NHWC) tensors, where oneDNN is fastest (docs/results.md: 1.1–1.3× the
-images per second of NCHW); the features equal NCHW's within float rounding (~1e-6 of their scale).
+On the CPU the network runs on channels_last (NHWC) tensors, where oneDNN is fastest (measured in docs/results.md); the
+features equal NCHW's within float rounding.
 """
 from __future__ import annotations
 

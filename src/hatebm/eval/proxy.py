@@ -26,7 +26,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from hatebm.data import to_model
-from hatebm.config.checks import check_seed
+from hatebm.options import check_seed
 from hatebm.eval.common import adapt, check_images, key_part, load_set, write_metrics
 from hatebm.eval.metrics import feature_stats, fid_of_features
 

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from hatebm import data
-from hatebm.config.checks import check_seed
+from hatebm.options import check_seed
 from hatebm.distributed import any_rank, barrier, broadcast, rank_and_world, shard
 from hatebm.eval.common import NpzWriter
 from hatebm.model import collect

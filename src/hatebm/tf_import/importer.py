@@ -16,7 +16,6 @@ its largest tensor in memory.
 from __future__ import annotations
 
 import shutil
-from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -28,6 +27,7 @@ from hatebm import checkpoint as ckpt
 from hatebm.checkpoint import IMPORTED, NATIVE, Checkpoint, GeneratorSpec, RankState
 from hatebm.config import GanConfig, ModelConfig, RunConfig, override, preset
 from hatebm.data import DataInfo
+from hatebm.generators import native_spec
 from hatebm.model import load_model
 from hatebm.nets import build_encoder, build_generator, build_hat
 from hatebm.tensorfile import Lazy
@@ -200,7 +200,7 @@ def import_tf(name: str, out: str | Path, ebm: str | Path | None = None, gen: st
     model = _model(exp, name, hat_tf, gen_tf, inf_tf)
     info = DataInfo(exp.resolution, exp.resolution, model.channels)
     generator = _meta(build_generator, model)
-    gen_spec = GeneratorSpec({"type": "hatebm", "model": asdict(model)}, tuple(model.latent_shape) or
+    gen_spec = GeneratorSpec(native_spec(model), tuple(model.latent_shape) or
                              (model.latent_dim,), sphere=exp.generator == "decoder")
     gen_nets = {"generator": _weights(gen_tf, exp.generator, generator, exp.resolution)}
     step = step_of(str(ebm if ebm is not None else gen))
@@ -225,7 +225,7 @@ def import_tf(name: str, out: str | Path, ebm: str | Path | None = None, gen: st
     if bank is not None:
         banks = _banks(bank, bank_z, model, exp)
         changes.append(f"bank_size={banks[0].shape[0]}")
-    cfg = override(replace(preset(exp.preset), model=model), changes + list(overrides))
+    cfg = override(preset(exp.preset).replace(model=model), changes + list(overrides))
     hat = _meta(build_hat, model)
     nets: dict[str, Tensors] = {"hat": _weights(hat_tf, "hat", hat, exp.resolution), **gen_nets}
     optimizers = {"hat": ({}, _adam_groups(hat, cfg.lr_hat, cfg.betas))}
@@ -243,7 +243,7 @@ def import_tf(name: str, out: str | Path, ebm: str | Path | None = None, gen: st
 def _generator_config(exp: Experiment, model: ModelConfig) -> RunConfig:
     """The config of a generator-only run: the autoencoder's (retrofit decoders) or a GAN's (SN-GAN generators)."""
     if exp.generator == "decoder":
-        return replace(preset("ae_cifar10"), model=model)
+        return preset("ae_cifar10").replace(model=model)
     return GanConfig(data=preset(exp.preset).data, model=model)
 
 
