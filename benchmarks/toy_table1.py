@@ -17,7 +17,8 @@ Metrics (:mod:`hatebm.eval.toy`): grid KL(truth || samples), unbiased MMD² to f
 the fraction of samples in a mode, and ``passes``: forward passes per sample through the hat network (DDLS: the
 critic) and the generator, counted by hooks. Hat EBMs also report Y's RMS per coordinate. Mean ± std over GAN seeds
 (base, DDLS) or GAN × hat seeds (Hat EBMs). The Appendix H table gives the energy gap mean H(X+) - mean H(X-) over
-five windows of training, for Y present and removed.
+five windows of training, for Y present and removed. Paired differences (each Hat EBM minus the base or DDLS on the
+same GAN and samples) take the GAN-to-GAN spread out of the comparison.
 
     python benchmarks/toy_table1.py [--truths gmm8 gmm25] [--gan-seeds 3] [--hat-seeds 2] [--n 4000] [--out DIR]
                                     [--gan key=value ...] [--hat key=value ...]
@@ -49,6 +50,7 @@ VARIANTS = {"hat": [], "hat_init": ["hat_init={gan}"], "hat_y0": ["sampler.eps_y
 EVAL_SEED, HELD_SEED = 1, 2  # sample-set seeds: evaluation, and DDLS's held-out selection
 DDLS_EPS, DDLS_STEPS = (0.03, 0.1, 0.3), (10, 25, 50, 100)
 WINDOWS = 5
+PAIRED_KEYS = ("kl", "mmd2", "mode_tv", "in_mode")
 
 
 def pretrain(truth: str, seed: int, folder: Path, overrides: list[str]) -> Path:
@@ -86,6 +88,8 @@ def select_ddls(ddls, base_gen, n: int, truth, ref: torch.Tensor) -> tuple[int, 
 
 
 def run_truth(truth_name: str, args: argparse.Namespace, folder: Path) -> tuple[dict, dict, list]:
+    """Per-run metrics {method: [row per GAN seed (base, DDLS) or GAN × hat seed]}, energy gaps and DDLS's choices
+    (also written to OUT/<truth>_rows.json)."""
     truth = toy_distribution(truth_name)
     rows: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
     gaps: dict[str, list[list[float]]] = {"hat": [], "hat_y0": []}
@@ -107,21 +111,38 @@ def run_truth(truth_name: str, args: argparse.Namespace, folder: Path) -> tuple[
                 rows[variant].append(evaluate(model, base.generator, args.n, EVAL_SEED, ref, truth))
                 if variant in gaps:
                     gaps[variant].append(window_means(read_stats(run), "energy_diff", WINDOWS))
-    summary = {m: {k: [float(np.mean([r[k] for r in rs])), float(np.std([r[k] for r in rs]))] for k in rs[0]}
-               for m, rs in rows.items()}
-    return summary, gaps, chosen
+    (folder / f"{truth_name}_rows.json").write_text(json.dumps({"rows": rows, "gaps": gaps, "ddls": chosen}))
+    return rows, gaps, chosen
 
 
-def print_table(truth: str, summary: dict, gaps: dict, chosen: list) -> None:
+def mean_std(values: list[float]) -> list[float]:
+    return [float(np.mean(values)), float(np.std(values))]
+
+
+def paired(rows: dict[str, list[dict[str, float]]], against: str, hat_seeds: int) -> dict[str, dict[str, list]]:
+    """Each Hat EBM's metrics minus ``against``'s on the same GAN (paired samples), mean ± std over its runs."""
+    return {m: {k: mean_std([r[k] - rows[against][i // hat_seeds][k] for i, r in enumerate(rows[m])])
+                for k in PAIRED_KEYS} for m in VARIANTS}
+
+
+def print_table(truth: str, rows: dict, gaps: dict, chosen: list, hat_seeds: int) -> dict:
+    """Prints the table, the paired differences and the energy gaps; returns the summary {method: {metric: [mean,
+    std]}}."""
     keys = ("kl", "mmd2", "mode_tv", "in_mode", "passes", "y_rms")
+    summary = {m: {k: mean_std([r[k] for r in rs]) for k in keys} for m, rs in rows.items()}
     print(f"\n{truth}: DDLS (K, eps) chosen per GAN seed: {chosen}")
     print(f"{'method':10s}" + "".join(f"{k:>20s}" for k in keys))
     for m, cells in summary.items():
         print(f"{m:10s}" + "".join(f"{cells[k][0]:>11.4f} ± {cells[k][1]:<6.4f}" for k in keys))
+    for against in ("base", "ddls"):
+        print(f"{truth}: paired differences, Hat EBM minus {against} on the same GAN (mean ± std over runs)")
+        for m, cells in paired(rows, against, hat_seeds).items():
+            print(f"{m:10s}" + "".join(f"{cells[k][0]:>11.4f} ± {cells[k][1]:<6.4f}" for k in PAIRED_KEYS))
     print(f"{truth}: energy gap H(X+) - H(X-) over {WINDOWS} windows of training (mean ± std over runs; Appendix H)")
     for m, runs in gaps.items():
         g = np.array(runs)
         print(f"{m:10s}" + "".join(f"{a:>11.4f} ± {b:<6.4f}" for a, b in zip(g.mean(0), g.std(0))))
+    return summary
 
 
 def main() -> None:
@@ -141,9 +162,7 @@ def main() -> None:
         folder = Path(args.out or tmp)
         folder.mkdir(parents=True, exist_ok=True)
         for truth in args.truths:
-            summary, gaps, chosen = run_truth(truth, args, folder)
-            print_table(truth, summary, gaps, chosen)
-            results[truth] = summary
+            results[truth] = print_table(truth, *run_truth(truth, args, folder), args.hat_seeds)
     print(f"\n{args.gan_seeds} GAN seeds x {args.hat_seeds} hat seeds, n = {args.n}; "
           f"{time.perf_counter() - start:.0f} s")
     print(json.dumps(results))
