@@ -398,8 +398,9 @@ RESUMED = ["state-a-list", "state-lacks-config", "config-out-of-range", "format-
            "tensors-truncated", "weight-wrong-shape-hat", "no-checkpoints"]
 
 
-@pytest.mark.parametrize("damage, names", [c[1:] for c in CHECKPOINTS if c[0] in RESUMED], ids=RESUMED)
-def test_damaged_checkpoint_resume(capsys, base, tmp_path, damage, names):
+def _damaged_resume(capsys, base, tmp_path, damage, names) -> Path:
+    """Damage the newest checkpoint of a copy of the run: a resume fails with one line holding ``names`` and changes
+    nothing. Returns the copy."""
     run = copy_run(base["run"], tmp_path / "run")
     folder = newest(run)
     config = tmp_path / "config.json"
@@ -408,6 +409,12 @@ def test_damaged_checkpoint_resume(capsys, base, tmp_path, damage, names):
     before = snapshot(run)
     one_error(capsys, ["train", config, "iters=4", "--out", run, "--resume", "--quiet"], *_names(names, run, folder))
     assert snapshot(run) == before
+    return run
+
+
+@pytest.mark.parametrize("damage, names", [c[1:] for c in CHECKPOINTS if c[0] in RESUMED], ids=RESUMED)
+def test_damaged_checkpoint_resume(capsys, base, tmp_path, damage, names):
+    _damaged_resume(capsys, base, tmp_path, damage, names)
 
 
 def _rank0(edit):
@@ -430,14 +437,7 @@ RANK_FILES = [
 
 @pytest.mark.parametrize("damage, names", [c[1:] for c in RANK_FILES], ids=[c[0] for c in RANK_FILES])
 def test_damaged_rank_file(capsys, base, tmp_path, damage, names):
-    run = copy_run(base["run"], tmp_path / "run")
-    folder = newest(run)
-    config = tmp_path / "config.json"
-    shutil.copy(run / "config.json", config)
-    damage(folder)
-    before = snapshot(run)
-    one_error(capsys, ["train", config, "iters=4", "--out", run, "--resume", "--quiet"], *_names(names, run, folder))
-    assert snapshot(run) == before
+    run = _damaged_resume(capsys, base, tmp_path, damage, names)
     assert main(["sample", str(run), "-n", "2", "--steps", "1", "--device", "cpu", "--quiet", "--out",
                  str(tmp_path / "s.npz")]) == 0
 
