@@ -40,14 +40,17 @@ from typing import Any
 import torch
 from torch import Tensor
 
-# the file functions are hatebm.checkpoint's too (ckpt.resolve, ckpt.list_checkpoints, ...)
-from hatebm.checkpoint_files import (STATE, TENSORS, list_checkpoints, net_names, rank_file, read_files,  # noqa: F401
-                                     read_rank, remove_stale, resolve, write_files)
+from hatebm.checkpoint_files import (STATE, TENSORS, list_checkpoints, net_names, rank_file, read_files, read_rank,
+                                     remove_stale, resolve, write_files)
 from hatebm.config import RunConfig, from_dict, to_dict
 from hatebm.data import DataInfo
 from hatebm.distributed import rank_and_world
 from hatebm.tensorfile import Lazy
 
+# the file functions are hatebm.checkpoint's too (ckpt.resolve, ckpt.list_checkpoints, ...)
+__all__ = ["FORMAT", "IMPORTED", "NATIVE", "RANK_KEYS", "STATE", "TENSORS", "Checkpoint", "GeneratorSpec", "RankState",
+           "flatten_optimizer", "list_checkpoints", "load", "net_names", "rank_file", "read_files", "read_rank",
+           "remove_stale", "resolve", "restore_optimizer", "save", "subdict", "to_dict_tagged", "write_files"]
 FORMAT = 4  # the schema version hatebm writes and reads (3: every rank's state in tensors.safetensors)
 NATIVE = {"type": "hatebm"}  # the spec of a hatebm network
 IMPORTED = "import-tf"  # the origin of checkpoints written by `hatebm import-tf`
