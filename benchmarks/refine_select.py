@@ -67,6 +67,7 @@ def main() -> None:
     p.add_argument("-n", "--n", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ref", default="fashion_mnist:test")
+    p.add_argument("--ref-n", type=int, default=None, help="a random subset of N images of --ref (seed 0; default all), split in halves")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True)
     p.add_argument("--scores", default=None, help="the cache of scored sets (default OUT/scores.json); share one "
@@ -82,7 +83,8 @@ def main() -> None:
     for h, path in zip(hats, args.hats):
         check_pair(base, h, args.gan, path)
     size = base.draw(1, seed=0, progress=False).shape[1]
-    refs = dict(zip(("select", "report"), halves(load_reference(args.ref, None, size, None, True, base.device))))
+    refs = dict(zip(("select", "report"), halves(load_reference(args.ref, args.ref_n, size, None, True, base.device,
+                                                                        "--ref-n"))))
     path = Path(args.scores) if args.scores else out / "scores.json"
     scores = json.loads(path.read_text()) if path.is_file() else {}
 
@@ -90,7 +92,8 @@ def main() -> None:
                 save: str | None = None) -> dict[str, Any]:
         """The score of ``n`` paired samples of ``model`` at K = ``k`` against half ``part``, from the cache or drawn
         now (and, with ``save``, written as ``OUT/<save>.npz`` with its key)."""
-        key = f"{part} half|{args.ref}|{run}@{model.step}|K{k}|eps {eps}|n {n}|seed {seed}"
+        ref = args.ref if args.ref_n is None else f"{args.ref} random {args.ref_n}"
+        key = f"{part} half|{ref}|{run}@{model.step}|K{k}|eps {eps}|n {n}|seed {seed}"
         npz = out / f"{save}.npz"
         if key not in scores or (save and saved_key(npz) != key):
             overrides = {} if eps is None else {"eps_z": eps}
@@ -114,7 +117,7 @@ def main() -> None:
     hat_k = min(args.hat_steps, key=lambda k: np.mean([done[f"hat_s{i}_K{k}"]["fid"] for i in range(len(hats))]))
     print(f"chosen on the selection half: DDLS K = {ddls_k}, Hat EBM K = {hat_k}", flush=True)
 
-    protocol = {"gan": args.gan, "hats": args.hats, "ref": args.ref, "select_n": args.select_n,
+    protocol = {"gan": args.gan, "hats": args.hats, "ref": args.ref, "ref_n": args.ref_n, "select_n": args.select_n,
                 "select_seed": args.select_seed, "ddls_eps": args.ddls_eps, "reference_split": "first half selects, "
                 "second half reports", "checkpoint_steps": [base.step] + [h.step for h in hats], "n": args.n,
                 "seed": args.seed, "chosen": {"ddls": ddls_k, "hat": hat_k}}
