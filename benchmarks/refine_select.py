@@ -67,7 +67,8 @@ def main() -> None:
     p.add_argument("-n", "--n", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ref", default="fashion_mnist:test")
-    p.add_argument("--ref-n", type=int, default=None, help="a random subset of N images of --ref (seed 0; default all), split in halves")
+    p.add_argument("--ref-n", type=int, default=None,
+                   help="a random subset of N images of --ref (seed 0; default all), split in halves")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True)
     p.add_argument("--scores", default=None, help="the cache of scored sets (default OUT/scores.json); share one "
