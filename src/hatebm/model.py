@@ -125,19 +125,19 @@ class Model:
         return collect(self.batches(n, steps, batch_size, progress, seed, start, **overrides), n)
 
 
-def collect(chunks: Iterable[np.ndarray], n: int, where: str = "the batches") -> np.ndarray:
-    """The ``n`` items of consecutive ``chunks`` in one array, filled as they come (OSError naming ``where`` if they
-    do not add up to ``n``)."""
+def collect(chunks: Iterable[np.ndarray], n: int) -> np.ndarray:
+    """The ``n`` items of consecutive ``chunks`` in one array, filled as they come (OSError if they do not add up to
+    ``n``)."""
     out, i = None, 0
     for chunk in chunks:
         if out is None:
             out = np.empty((n, *chunk.shape[1:]), chunk.dtype)
         if i + len(chunk) > n:
-            raise OSError(f"{where} hold more than {n} images")
+            raise OSError(f"the batches hold more than {n} images")
         out[i:i + len(chunk)] = chunk
         i += len(chunk)
     if i != n:
-        raise OSError(f"{where} hold {i} images, not {n}")
+        raise OSError(f"the batches hold {i} images, not {n}")
     return out
 
 

@@ -42,10 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from hatebm.distributed import setup
-    from hatebm.eval.figures import save_grid, save_scatter
+    from hatebm.eval.figures import save_samples_figure
     from hatebm.eval.samples import write_set
     from hatebm.model import load_model
     from hatebm.sampling import LangevinConfig
@@ -70,9 +68,6 @@ def run(args: argparse.Namespace) -> int:
                      **overrides)
     if head is None:  # another rank of a torchrun job: rank 0 writes
         return 0
-    if head.dtype == np.uint8:
-        png = save_grid(head, out.with_suffix(".png"), nrow=10)
-    else:
-        png = save_scatter(head, out.with_suffix(".png"))
+    png = save_samples_figure(head, out.with_suffix(".png"))
     print(f"wrote {args.n} samples from step {model.step} to {out} and {png}")
     return 0

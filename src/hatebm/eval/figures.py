@@ -139,6 +139,14 @@ def save_scatter(points: np.ndarray, file: str | Path, reference: np.ndarray | N
     return _save(fig, file)
 
 
+def save_samples_figure(samples: np.ndarray, file: str | Path) -> Path:
+    """The preview PNG of a sample set: a 10-wide grid of its first 100 uint8 images, or a scatter of its 2-D points
+    (float)."""
+    if samples.dtype == np.uint8:
+        return save_grid(samples[:100], file, nrow=10)
+    return save_scatter(samples, file)
+
+
 def save_model_path(model: Model, file: str | Path, chains: int = 4, steps: int | None = None,
                     every: int | None = None, y_scale: float = 5.0) -> Path:
     """Fig 3-style path figure of a loaded Hat EBM (`hatebm.model.load_model`): `chains` chains of its sampler for

@@ -55,12 +55,13 @@ def write_set(model: Model, n: int, out: str | os.PathLike, *, seed: int, steps:
             return None
         first = next(chunks)
         kept: list[np.ndarray] = []
+        room = head
         with NpzWriter(out, "images" if first.dtype == np.uint8 else "points", n) as writer:
             for chunk in itertools.chain([first], chunks):
                 writer.write(chunk)
-                room = head - sum(map(len, kept))
                 if room > 0:
                     kept.append(chunk[:room].copy())
+                    room -= len(kept[-1])
             writer.close()
         return np.concatenate(kept)
 
@@ -113,11 +114,11 @@ def _shares(folder: Path, n: int, world: int, slice_size: int = 1024) -> Iterato
     if missing:
         raise OSError(f"the shares of rank(s) {missing} are missing from {folder}: the ranks do not share that folder "
                       "(pass an output folder on a file system every node mounts)")
-    total = sum(len(np.load(folder / f"part_{r:05d}.npy", mmap_mode="r")) for r in expected)
+    shares = [np.load(folder / f"part_{r:05d}.npy", mmap_mode="r") for r in expected]
+    total = sum(map(len, shares))
     if total != n:
         raise OSError(f"the ranks' shares in {folder} hold {total} images, not {n}")
-    for r in expected:
-        share = np.load(folder / f"part_{r:05d}.npy", mmap_mode="r")
+    for share in shares:
         for i in range(0, len(share), slice_size):
             yield np.asarray(share[i:i + slice_size])
 

@@ -19,7 +19,6 @@ import torch.nn.functional as F
 from hatebm.checkpoint import GeneratorSpec
 from hatebm.config import GanConfig
 from hatebm.distributed import Dist
-from hatebm.eval.figures import save_scatter
 from hatebm.generators import native_spec
 from hatebm.model import Model
 from hatebm.nets import build_discriminator, build_generator, latent_shape
@@ -83,11 +82,7 @@ class GanRun(TrainingRun):
             z = torch.randn(64, *self.latent_shape, device=self.env.device)
         with torch.no_grad():
             x = self.gen(z)
-        if folder is None:
-            return
-        if self.cfg.model.arch == "mlp":
-            save_scatter(x.cpu().numpy(), folder / f"step_{self.step:08d}_samples.png")
-        else:
+        if folder is not None:
             write_grid(x, folder / f"step_{self.step:08d}_samples.png", self.info)
 
     def generator_record(self) -> GeneratorSpec:

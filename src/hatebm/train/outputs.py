@@ -10,7 +10,7 @@ import torch
 from hatebm.config import HatConfig, RunConfig, to_dict
 from hatebm.data import DataInfo, to_uint8
 from hatebm.energy import HatEBM
-from hatebm.eval.figures import save_grid, save_path_figure, save_scatter
+from hatebm.eval.figures import save_grid, save_path_figure, save_samples_figure, save_scatter
 from hatebm.model import Model, hat_model
 from hatebm.train.runtime import forked_rng
 
@@ -23,7 +23,10 @@ def write_config(out: Path, cfg: RunConfig) -> Path:
 
 
 def write_grid(x: torch.Tensor, path: Path, info: DataInfo, nrow: int | None = None) -> Path:
-    """PNG grid of model-space images, cropped back to the data's size (e.g. 32 -> 28 px)."""
+    """PNG grid of model-space images, cropped back to the data's size (e.g. 32 -> 28 px); a scatter plot of 2-D
+    points (N×D)."""
+    if x.dim() == 2:
+        return save_scatter(x.detach().cpu().numpy(), path)
     return save_grid(to_uint8(x, crop=info.crop_for(x.shape[-1])), path, nrow=nrow)
 
 
@@ -54,8 +57,5 @@ def write_samples(out: Path, model: Model, n: int, progress: bool = True) -> tup
     with forked_rng(model.device):
         torch.manual_seed(model.config.seed + 12345)
         samples = model.draw(n, progress=progress)
-    if model.config.model.arch == "mlp":
-        np.savez_compressed(out / "samples.npz", points=samples)
-        return out / "samples.npz", save_scatter(samples, out / "samples.png")
-    np.savez_compressed(out / "samples.npz", images=samples)
-    return out / "samples.npz", save_grid(samples[:100], out / "samples.png", nrow=10)
+    np.savez_compressed(out / "samples.npz", **{"points" if model.config.model.arch == "mlp" else "images": samples})
+    return out / "samples.npz", save_samples_figure(samples, out / "samples.png")
