@@ -212,20 +212,27 @@ def test_refine_select_chooses_on_one_half_and_reports_on_the_other(runs, refere
         script.main()
 
 
-def test_refine_bootstrap_recomputes_the_report_and_resamples_pairs(runs, reference, tmp_path, monkeypatch, capsys):
-    """benchmarks/refine_bootstrap.py: the kept features give the report's FIDs; one index draw serves every method
-    (a hat run given twice differs by exactly 0 in every replicate); features are computed once per set."""
+def test_refine_bootstrap_recomputes_the_report_and_resamples_pairs(runs, tmp_path, monkeypatch, squares):
+    """benchmarks/refine_bootstrap.py: the kept features give the report's FIDs (against the report's half of a
+    --ref-n subset); one index draw serves every method (a hat run given twice differs by exactly 0 in every
+    replicate); features are computed once per set; a second report on the same draw joins as another recipe."""
     gan, hat, _ = runs
-    out = tmp_path / "select"
-    monkeypatch.setattr(sys, "argv", ["refine_select.py", str(gan), str(hat), str(hat), "--hat-steps", "2",
-                                      "--ddls-steps", "3", "--select-n", "4", "-n", "5", "--ref",
-                                      str(reference.path), "--device", "cpu", "--out", str(out)])
-    benchmark("refine_select", monkeypatch).main()
+    monkeypatch.setattr(inception, "inception_features", features)
+    monkeypatch.setenv("HATEBM_CACHE", str(tmp_path / "cache"))
+    ref = tmp_path / "ref_images.npz"
+    np.savez(ref, images=squares(12, seed=2))
+    out, other = tmp_path / "select", tmp_path / "other"
+    argv = ["refine_select.py", str(gan), str(hat), str(hat), "--hat-steps", "2", "--ddls-steps", "3", "--select-n",
+            "4", "-n", "5", "--ref", str(ref), "--ref-n", "10", "--device", "cpu"]
+    for folder in (out, other):
+        monkeypatch.setattr(sys, "argv", [*argv, "--out", str(folder), "--scores", str(out / "scores.json")])
+        benchmark("refine_select", monkeypatch).main()
     script = benchmark("refine_bootstrap", monkeypatch)
     monkeypatch.setattr(sys, "argv", ["refine_bootstrap.py", str(out), "--reps", "20", "--device", "cpu"])
     script.main()
     result = json.loads((out / "bootstrap.json").read_text())
     report = json.loads((out / "report.json").read_text())
+    assert result["protocol"]["reference_n"] == 5  # the second half of the 10 --ref-n images
     for name in ("base", "ddls", "hat_s0", "hat_s1"):
         entry = result["fid"][name]
         assert entry["full"] == pytest.approx(report[name]["fid"], rel=1e-6)
@@ -240,7 +247,19 @@ def test_refine_bootstrap_recomputes_the_report_and_resamples_pairs(runs, refere
     monkeypatch.setattr(inception, "inception_features", lambda *a, **k: pytest.fail("features recomputed"))
     script.main()
     assert json.loads((out / "bootstrap.json").read_text()) == result  # same seed, same replicates
+    monkeypatch.setattr(inception, "inception_features", features)
+    monkeypatch.setattr(sys, "argv", ["refine_bootstrap.py", str(out), str(other), "--reps", "20", "--device", "cpu"])
+    script.main()
+    both = json.loads((out / "bootstrap.json").read_text())
+    assert both["fid"]["other:hat_s1"]["full"] == result["fid"]["hat_s1"]["full"]
+    assert both["differences"]["other:hat_s0 - ddls"]["replicates"] == diff["replicates"]  # the same draws
+    recipe = both["differences"]["mean other - mean select"]  # the same hat run in both: exactly 0
+    assert recipe["full"] == recipe["std"] == 0
     report["ddls"]["fid"] += 1  # a report that is not these sets' is refused
     (out / "report.json").write_text(json.dumps(report))
     with pytest.raises(SystemExit, match="ddls"):
+        script.main()
+    shutil.copy(out / "hat_s0.npz", other / "base.npz")  # another draw's base: not one paired set
+    monkeypatch.setattr(sys, "argv", ["refine_bootstrap.py", str(other), str(out), "--device", "cpu"])
+    with pytest.raises(SystemExit, match="base.npz is not"):
         script.main()
