@@ -91,8 +91,8 @@ def analyse(folder: Path, truth_name: str, n: int, long: int) -> dict[str, Any]:
         rows["ddls_dE"].append(float(np.median(e[missed]) - np.median(e[~missed])))
         rows["truth_w"].append(float(missed.sum() / k))
         rows["base_w"].append(float(base_w[missed].sum()))
-        rows["ddls_w"].append(float(weights_at(ddls, base.generator, truth, n, ddls_k, eps_z=ddls_eps)[missed].sum()))
-        rows["ddls_long_w"].append(float(weights_at(ddls, base.generator, truth, n, long, eps_z=ddls_eps)[missed].sum()))
+        for key, steps in (("ddls_w", ddls_k), ("ddls_long_w", long)):
+            rows[key].append(float(weights_at(ddls, base.generator, truth, n, steps, eps_z=ddls_eps)[missed].sum()))
         for run in sorted(folder.glob(f"{truth_name}_gan{g}_hat[0-9]*")):
             hat = load_model(run, device="cpu")
             e = energies(hat, truth.means)
