@@ -42,7 +42,8 @@ demo: env data
 
 # Table 1 in shape: pretrain an SN-GAN, refine it with a joint Hat EBM started at its negated discriminator (two
 # training seeds; Y held at 0, and Y moving as the paper's residual), then compare base G(Z0), DDLS and the Hat EBM from the same Z0 (FID/KID against the test split), and
-# again with each method's chain length chosen on one half of the test split and reported on the other.
+# again with each method's chain length chosen on one half of the test split and reported on the other, with a paired
+# bootstrap of the FID differences.
 # Steps whose outputs exist are skipped, so an interrupted `make refine` picks up where it stopped.
 refine: env data
 	test -f $(REFINE)/gan/samples.npz || $(BIN)/hatebm pretrain gan gan_fashion_mnist_cpu --out $(REFINE)/gan --quiet \
@@ -56,7 +57,8 @@ refine: env data
 	test -f $(REFINE)/metrics.json || $(BIN)/hatebm compare $(REFINE)/gan $(REFINE)/hat_s0 -n $(REFINE_N) --steps 0 10 50 --out $(REFINE) --quiet
 	test -f $(REFINE)/select/report.json || $(BIN)/python benchmarks/refine_select.py $(REFINE)/gan $(REFINE)/hat_s0 $(REFINE)/hat_s1 -n $(REFINE_N) --out $(REFINE)/select
 	test -f $(REFINE)/select_y/report.json || $(BIN)/python benchmarks/refine_select.py $(REFINE)/gan $(REFINE)/hat_y_s0 $(REFINE)/hat_y_s1 -n $(REFINE_N) --out $(REFINE)/select_y --scores $(REFINE)/select/scores.json
-	@echo "refinement results: $(REFINE)/metrics.json (hat seed 0, test split, with an eval-K sweep), $(REFINE)/select/report.json (Y = 0 recipe, both hat seeds at chain lengths chosen on held-out data) and $(REFINE)/select_y/report.json (Y moving); samples: $(REFINE)/{base,ddls,hat}.npz"
+	test -f $(REFINE)/select/bootstrap.json || $(BIN)/python benchmarks/refine_bootstrap.py $(REFINE)/select $(REFINE)/select_y
+	@echo "refinement results: $(REFINE)/metrics.json (hat seed 0, test split, with an eval-K sweep), $(REFINE)/select/report.json (Y = 0 recipe, both hat seeds at chain lengths chosen on held-out data), $(REFINE)/select_y/report.json (Y moving) and $(REFINE)/select/bootstrap.json (the noise of each FID difference, Y moving against Y = 0 included); samples: $(REFINE)/{base,ddls,hat}.npz"
 
 test: env data
 	$(BIN)/python -m pytest -q
