@@ -128,9 +128,9 @@ def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray], protocol: d
 
 class NpzWriter:
     """Writes an .npz (deflated, as ``np.savez_compressed``) whose array ``name`` of ``n`` items arrives in chunks
-    along its first axis, so that no more than one chunk is held in memory; other arrays and the JSON ``protocol``
-    are added on :meth:`close`. The file appears atomically on close (temporary file, then rename); a writer left
-    unclosed (an error) removes its temporary file when used as a context manager."""
+    along its first axis, so that no more than one chunk is held in memory. The file appears atomically on
+    :meth:`close` (temporary file, then rename); a writer left unclosed (an error) removes its temporary file when
+    used as a context manager."""
 
     def __init__(self, path: str | os.PathLike, name: str, n: int) -> None:
         self.path, self.name, self.n, self.count = Path(path), name, n, 0
@@ -153,14 +153,10 @@ class NpzWriter:
         self.entry.write(chunk.tobytes())
         self.count += len(chunk)
 
-    def close(self, protocol: dict[str, Any] | None = None, **arrays: np.ndarray) -> Path:
+    def close(self) -> Path:
         if self.entry is None or self.count != self.n:
             raise ValueError(f"{self.path}: {self.count} of the {self.n} items of {self.name!r} were written")
         self.entry.close()
-        extra = dict(arrays, **({} if protocol is None else {"protocol": np.array(json.dumps(protocol, sort_keys=True))}))
-        for key, value in extra.items():
-            with self.zip.open(f"{key}.npy", "w", force_zip64=True) as fh:
-                np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
         self.zip.close()
         os.replace(self.tmp, self.path)
         return self.path
