@@ -29,6 +29,7 @@ import torch
 
 from hatebm.data import toy_distribution
 from hatebm.eval.compare import paired_samples
+from hatebm.eval.toy import mode_weights as toy_mode_weights
 from hatebm.model import load_model
 
 EVAL_SEED = 1  # toy_table1.py's evaluation sample set
@@ -36,9 +37,7 @@ EVAL_SEED = 1  # toy_table1.py's evaluation sample set
 
 def mode_weights(truth: Any, points: np.ndarray) -> np.ndarray:
     """Fraction of the points within 3 std of each mode."""
-    d = truth.mode_distances(torch.from_numpy(points).double())
-    near = d.min(1).values < 3 * truth.std
-    return np.bincount(d.argmin(1)[near].numpy(), minlength=d.shape[1]) / len(points)
+    return toy_mode_weights(truth, torch.from_numpy(points).double(), within=3).numpy()
 
 
 def reach(generator: torch.nn.Module, means: torch.Tensor, radius: float, side: int = 401) -> tuple[np.ndarray, ...]:

@@ -45,12 +45,22 @@ def grid_kl(truth: ToyDistribution, x: Tensor, bins: int = 60, lim: float = 3.0,
     return (p[keep] * (p[keep] / q[keep]).log()).sum().item()
 
 
+def mode_weights(truth: ToyDistribution, x: Tensor, within: float | None = None) -> Tensor:
+    """The share of the samples ``x`` whose nearest mode is each of the truth's modes [k] (float64); with ``within``,
+    only the samples within ``within`` std of it count (the shares then sum to the in-mode fraction)."""
+    d = truth.mode_distances(x)
+    nearest = d.argmin(1)
+    if within is not None:
+        nearest = nearest[d.min(1).values < within * truth.std]
+    return torch.bincount(nearest, minlength=d.shape[1]).double() / len(x)
+
+
 def mode_stats(truth: ToyDistribution, x: Tensor) -> tuple[float, float]:
     """(fraction of ``x`` within 3 std of a mode, TV between the mode weights of ``x`` and the uniform)."""
-    d = truth.mode_distances(x)
-    k = d.shape[1]
-    weights = torch.bincount(d.argmin(1), minlength=k).double() / len(x)
-    return (d.min(1).values < 3 * truth.std).double().mean().item(), 0.5 * (weights - 1 / k).abs().sum().item()
+    weights = mode_weights(truth, x)
+    k = len(weights)
+    in_mode = (truth.mode_distances(x).min(1).values < 3 * truth.std).double().mean().item()
+    return in_mode, 0.5 * (weights - 1 / k).abs().sum().item()
 
 
 def toy_metrics(truth: ToyDistribution, x: Tensor, ref: Tensor) -> dict[str, float]:
