@@ -65,7 +65,11 @@ def weights_at(model: Any, base_gen: Any, truth: Any, n: int, steps: int | None,
 
 def analyse(folder: Path, truth_name: str, n: int, long: int) -> dict[str, Any]:
     truth = toy_distribution(truth_name)
-    chosen = json.loads((folder / f"{truth_name}_rows.json").read_text())["ddls"]
+    rows_file = folder / f"{truth_name}_rows.json"
+    if not rows_file.is_file():
+        raise SystemExit(f"toy_modes.py: {rows_file} is missing: run benchmarks/toy_table1.py --truths {truth_name} "
+                         f"--out {folder} first")
+    chosen = json.loads(rows_file.read_text())["ddls"]
     k = len(truth.means)
     rows: dict[str, list[float]] = {key: [] for key in (
         "missed", "reach3", "reach8", "z_star", "covered_reach3", "hat_dE", "ddls_dE", "truth_w", "base_w", "hat_w",
@@ -109,7 +113,10 @@ def main() -> None:
     ap.add_argument("--long", type=int, default=1000, help="steps of the long chains")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    result = {t: analyse(Path(args.folder), t, args.n, args.long) for t in args.truth}
+    try:
+        result = {t: analyse(Path(args.folder), t, args.n, args.long) for t in args.truth}
+    except (OSError, ValueError) as err:  # runs this hatebm cannot read
+        raise SystemExit(f"toy_modes.py: {err}") from None
     for truth, cells in result.items():
         print(f"\n{truth}: mean ± std over GAN seeds (hat_*: over GAN × hat seeds; z_star: over the modes)")
         for key, v in cells.items():

@@ -64,3 +64,11 @@ def test_script_on_a_tiny_table(tmp_path):
     assert cells["base_w"][0] < 0.25 * cells["truth_w"][0]  # missed: below a quarter of the truth's weight each
     assert cells["covered_reach3"][0] == 1  # a mode the base covers is in G's range
     assert 0 <= cells["reach3"][0] <= cells["reach8"][0] <= 1  # a wider latent ball reaches more
+
+
+def test_a_folder_without_the_table_is_one_error_line(tmp_path):
+    out = subprocess.run([sys.executable, str(FOLDER / "toy_modes.py"), str(tmp_path), "--truth", "gmm25"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [f"toy_modes.py: {tmp_path / 'gmm25_rows.json'} is missing: run "
+                                               f"benchmarks/toy_table1.py --truths gmm25 --out {tmp_path} first"]
